@@ -58,3 +58,43 @@ def expect_below(value: float, limit: float, name: str) -> None:
     value = float(value)
     expect(np.isfinite(value), f"{name} is {value}, not a finite number.")
     expect(value < limit, f"{name} is {value:.4f}, but should be below {limit}.")
+
+
+def autoregressive_network(layer, name: str = "the MAF layer"):
+    """The ``tfb.AutoregressiveNetwork`` inside a ``tfb.MaskedAutoregressiveFlow``.
+
+    TFP keeps it as the flow's shift-and-log-scale function and has no public accessor for it.
+    """
+    from flowlab.tfenv import tfb
+
+    expect_instance(layer, tfb.MaskedAutoregressiveFlow, name)
+    network = getattr(layer, "_shift_and_log_scale_fn", None)
+    expect(isinstance(network, tfb.AutoregressiveNetwork),
+           f"{name} should get its shift and log-scale from a tfb.AutoregressiveNetwork passed as "
+           f"shift_and_log_scale_fn, but it uses a {type(network).__name__}.")
+    return network
+
+
+def expect_same_maf(layer, reference, points, name: str = "the MAF layer") -> None:
+    """``layer`` computes what ``reference`` does once ``reference`` carries ``layer``'s weights.
+
+    Both MAF layers are built on ``points``, the weights of ``layer``'s network are copied into
+    ``reference``'s, and forward, inverse and log-determinant are compared. A different number of
+    hidden units, another activation or other outputs per dimension all show up here.
+    """
+    network = autoregressive_network(layer, name)
+    target = autoregressive_network(reference, "the reference")
+    points = np.asarray(points, dtype=np.float32)
+    layer.forward(points)
+    reference.forward(points)
+    ours = [w.shape for w in network.get_weights()]
+    theirs = [w.shape for w in target.get_weights()]
+    expect(ours == theirs,
+           f"the network of {name} has weights of shapes {ours}; a network with params=2 and "
+           f"hidden_units=[128, 128] on 2-D points has {theirs}.")
+    target.set_weights(network.get_weights())
+    expect_close(layer.forward(points), reference.forward(points), f"{name}.forward", atol=1e-4)
+    expect_close(layer.inverse(points), reference.inverse(points), f"{name}.inverse", atol=1e-4)
+    expect_close(layer.forward_log_det_jacobian(points, event_ndims=1),
+                 reference.forward_log_det_jacobian(points, event_ndims=1),
+                 f"{name}.forward_log_det_jacobian", atol=1e-4)

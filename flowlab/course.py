@@ -82,10 +82,11 @@ def course_options(course_root: Path) -> list[str]:
 
 
 def nbgrader(*args: str, course_root: Path | None = None, env: dict | None = None,
-             timeout: float | None = None) -> subprocess.CompletedProcess:
+             timeout: float | None = None, capture: bool = True) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` with the course config; raise :class:`NbgraderError` if it fails.
 
-    With ``course_root``, the work folders and gradebook live there instead of ``work/``.
+    With ``course_root``, the work folders and gradebook live there instead of ``work/``. With
+    ``capture=False`` nbgrader talks to the terminal directly (for interactive use).
     """
     command = [sys.executable, "-m", "nbgrader", *args]
     if course_root is not None:
@@ -94,9 +95,11 @@ def nbgrader(*args: str, course_root: Path | None = None, env: dict | None = Non
     # nbgrader shells out to `alembic`, which lives beside this interpreter in a virtualenv.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     # nbgrader reads nbgrader_config.py from the working folder; it has no --config option.
-    result = subprocess.run(command, cwd=CONFIG.parent, env=env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(command, cwd=CONFIG.parent, env=env, capture_output=capture,
+                            text=True, timeout=timeout)
     if result.returncode != 0:
+        if not capture:
+            raise NbgraderError(f"`nbgrader {' '.join(args)}` failed (exit {result.returncode}).")
         raise NbgraderError(
             f"`nbgrader {' '.join(args)}` failed (exit {result.returncode}):\n"
             f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
@@ -134,12 +137,12 @@ def comparable_cells(path: Path) -> list[tuple]:
     return [(cell.cell_type, cell.source, dict(cell.metadata)) for cell in notebook.cells]
 
 
-def drifted_labs(labs: list[str] | None = None) -> dict[str, str]:
-    """Labs whose committed student notebook differs from a fresh generation, with the reason."""
+def drifted_labs(labs: list[str] | None = None, release: Path = LABS) -> dict[str, str]:
+    """Labs whose student notebook in ``release`` differs from a fresh generation, and why."""
     problems = {}
     with tempfile.TemporaryDirectory(prefix="flowlab-drift-") as scratch:
         for lab in labs or lab_names():
-            committed = release_notebook(lab)
+            committed = release_notebook(lab, release)
             if not committed.is_file():
                 problems[lab] = f"{committed} is missing; run `flowlab build`."
                 continue

