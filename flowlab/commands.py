@@ -36,6 +36,12 @@ def _check(args) -> int:
     return selfcheck.main_check(args.notebook)
 
 
+def _demo(args) -> int:
+    from flowlab import demo
+
+    return demo.main_demo(args.labs or None, workers=args.workers)
+
+
 def _nbgrader(args) -> int:
     try:
         course.nbgrader(*args.arguments, capture=False)
@@ -68,6 +74,12 @@ def register(subparsers) -> None:
         "check", help="self-check a lab notebook: run it as the grader would, report each check")
     check.add_argument("notebook", help="path to your lab notebook (.ipynb)")
     check.set_defaults(run=_check)
+
+    demo = subparsers.add_parser(
+        "demo", help="autograde every lab's example submissions and print the grade table")
+    demo.add_argument("labs", nargs="*", help="labs (default: all)")
+    demo.add_argument("--workers", type=int, default=2, help="students graded at once (2)")
+    demo.set_defaults(run=_demo)
 
     passthrough = subparsers.add_parser(
         "nbgrader", help="run any nbgrader command with the course's configuration")

@@ -1,8 +1,8 @@
-"""Every lab, end to end on real nbgrader: its example submissions get exactly their scores.
+"""Every lab, end to end through ``flowlab grade``: the example submissions get exactly their scores.
 
-The complete example is the reference answers typed into the student notebook; autograding it
-runs the whole notebook under the grading budget with the hidden tests restored, so it also proves
-the reference notebook runs top to bottom with every test passing and nothing on stderr.
+The complete example is the reference answers typed into the student notebook; grading it runs the
+whole notebook under the grading budget with the hidden tests restored, so it also proves that the
+reference runs top to bottom with every test passing and nothing on stderr.
 """
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from flowlab import course, selfcheck, submissions
+from flowlab import course, demo, selfcheck, submissions
 
 LABS = course.lab_names()
 
@@ -27,58 +27,71 @@ def _errors_and_stderr(notebook_path: Path) -> list[str]:
     return problems
 
 
+def _points(lab: str) -> dict[str, float]:
+    source = nbformat.read(course.source_notebook(lab), as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+            for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
 @pytest.fixture(scope="module", params=LABS)
 def graded(request, tmp_path_factory):
-    """Autograde every example submission of one lab in one scratch course."""
+    """Grade every example submission of one lab with ``flowlab grade --workers 2``."""
     lab = request.param
-    root = tmp_path_factory.mktemp(lab)
-    scores = {}
-    for name, notebook in submissions.example_submissions(lab).items():
-        path = root / f"{name}.ipynb"
-        nbformat.write(notebook, path)
-        scores[name] = course.autograde_one(lab, path, root, student=name)
-    return lab, root, scores
+    out = tmp_path_factory.mktemp(lab)
+    rows = {row["student"]: row for row in demo.grade_examples(lab, out, workers=2)}
+    return lab, out, rows
+
+
+def _scores(row: dict, lab: str) -> dict[str, float]:
+    return {test: float(row[test]) for test in _points(lab)}
 
 
 @pytest.mark.slow
 def test_examples_get_their_expected_scores(graded):
-    lab, _, scores = graded
-    total = submissions.total_points(lab)
-    expected = submissions.expected_scores(lab, total)
-    actual = {name: sum(per_test.values()) for name, per_test in scores.items()}
-    assert actual == expected, f"{lab}: {scores}"
+    lab, _, rows = graded
+    assert {name: row["status"] for name, row in rows.items()} == dict.fromkeys(rows, "graded")
+    assert {name: float(row["total"]) for name, row in rows.items()} == {
+        name: row["expected"] for name, row in rows.items()}
 
 
 @pytest.mark.slow
 def test_reference_answers_run_clean_and_take_every_point(graded):
-    lab, root, scores = graded
-    source = nbformat.read(course.source_notebook(lab), as_version=4)
-    points = {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
-              for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
-    assert scores["complete"] == points
-    autograded = root / "autograded" / "complete" / lab / f"{lab}.ipynb"
+    lab, out, rows = graded
+    assert _scores(rows["complete"], lab) == _points(lab)
+    assert rows["complete"]["flags"] == "", "a correct submission must not be flagged"
+    autograded = out / "graded" / "course" / "autograded" / "complete" / lab / f"{lab}.ipynb"
     assert _errors_and_stderr(autograded) == []
 
 
 @pytest.mark.slow
 def test_untouched_lab_scores_zero_on_every_task(graded):
-    lab, _, scores = graded
-    assert scores["untouched"] and all(score == 0 for score in scores["untouched"].values())
+    lab, _, rows = graded
+    scores = _scores(rows["untouched"], lab)
+    assert scores and set(scores.values()) == {0.0}
 
 
 @pytest.mark.slow
 def test_partly_wrong_example_loses_exactly_on_its_mutated_tasks(graded):
-    lab, _, scores = graded
+    lab, _, rows = graded
     catalog = submissions.load_catalog(lab)
     mutations = [catalog.mutations[m] for m in catalog.examples["partly_wrong"]["mutations"]]
     must_lose = {test for m in mutations for test in m.loses}
     may_lose = must_lose | {test for m in mutations for test in m.may_lose}
-    partly = scores["partly_wrong"]
+    complete, partly = _scores(rows["complete"], lab), _scores(rows["partly-wrong"], lab)
     for test, score in partly.items():
         if test in must_lose:
-            assert score < scores["complete"][test], f"{lab}: {test} should lose points"
+            assert score < complete[test], f"{lab}: {test} should lose points"
         elif test not in may_lose:
-            assert score == scores["complete"][test], f"{lab}: {test} lost points collaterally"
+            assert score == complete[test], f"{lab}: {test} lost points collaterally"
+
+
+@pytest.mark.slow
+def test_feedback_is_written_without_hidden_test_code(graded):
+    lab, out, _ = graded
+    for student in ("complete", "partly-wrong"):
+        html = (out / "graded" / "feedback" / f"{student}.html")
+        assert html.is_file(), f"no feedback for {student}: {sorted((out / 'graded').iterdir())}"
+        assert "BEGIN HIDDEN TESTS" not in html.read_text()
 
 
 @pytest.mark.slow

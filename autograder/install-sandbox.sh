@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install bubblewrap (bwrap), the sandbox `flowlab grade` runs student kernels in.
+# Does nothing if bwrap is already there. Needs apt-get (Debian/Ubuntu) and root or sudo;
+# elsewhere it says what to do and exits 0, and `flowlab grade` runs unsandboxed with a warning.
+set -eu
+
+if command -v bwrap >/dev/null 2>&1; then
+    echo "bubblewrap is installed: $(command -v bwrap)"
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "bubblewrap is missing and apt-get is not available: install the 'bubblewrap' package" \
+         "with your OS package manager. Until then \`flowlab grade\` runs WITHOUT a sandbox." >&2
+    exit 0
+fi
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "bubblewrap is missing; run as root: apt-get install -y bubblewrap" >&2
+    exit 0
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap
+if bwrap --ro-bind / / --unshare-net --unshare-pid --die-with-parent true; then
+    echo "bubblewrap installed and working: $(command -v bwrap)"
+else
+    echo "bubblewrap installed but cannot create namespaces here (containers may forbid it);" \
+         "\`flowlab grade\` will run WITHOUT a sandbox and say so." >&2
+fi

@@ -1,0 +1,174 @@
+"""One batch of hostile submissions of the tiny lab, graded with 2 workers under tight limits.
+
+Each bad-input and tampering case must get its status, score and flag, nothing outside the
+sandbox may be read or changed, and the honest students in the same batch keep their scores.
+"""
+
+import hashlib
+from pathlib import Path
+
+import grading_fixtures as gf
+import pytest
+
+from flowlab import course
+from flowlab.grading import batch, gradebook
+from flowlab.grading.limits import Limits
+from flowlab.grading.sandbox import detect
+from flowlab.grading.worker import make_template
+
+pytestmark = pytest.mark.slow
+LIMITS = Limits(cell_timeout=4, notebook_timeout=90, memory_mb=1024, output_chars=2000)
+
+
+def tree_digest(*roots: Path) -> str:
+    """A hash of every file under ``roots`` (names and bytes)."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+            digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if detect().kind != "bwrap":
+        pytest.skip("bubblewrap is not available here (run autograder/install-sandbox.sh)")
+    tmp = tmp_path_factory.mktemp("hostile")
+    source = gf.write_tiny_source(tmp / "source")
+    release = make_template(gf.LAB, source, tmp / "template") / "release" / gf.LAB / f"{gf.LAB}.ipynb"
+    canary = tmp / "canary.txt"
+    canary.write_text("untouched")
+    out = tmp / "out"
+    submissions = tmp / "submissions"
+    secrets = [source / gf.LAB / f"{gf.LAB}.ipynb",   # the source notebook with hidden tests
+               submissions / "alice.ipynb",             # another student's submission
+               out / "course" / "gradebook.db",         # the course gradebook
+               course.CONFIG,                           # the nbgrader config
+               course.SOLUTIONS,                        # the course's solutions folder
+               out / ".template" / "course" / "gradebook.db"]
+    cases = gf.hostile_batch(release, submissions, secrets, canary)
+    # Only folders this test owns: other people edit solutions/ and autograder/ meanwhile; the
+    # snoop reports that its reads of those failed.
+    before = tree_digest(source, submissions)
+    summary = batch.grade(gf.LAB, submissions, out,
+                          batch.Options(workers=2, source=source, limits=LIMITS, progress=False))
+    return {"out": out, "rows": gf.read_csv(out / "grades.csv"), "summary": summary,
+            "cases": cases, "canary": canary, "before": before,
+            "after": tree_digest(source, submissions)}
+
+
+def row(graded, student):
+    return graded["rows"][student]
+
+
+@pytest.mark.parametrize("student, total, test_mul", [
+    ("alice", "5", "3"), ("bob", "2", "0"), ("zoe", "0", "0"), ("hidden", "2", "0")])
+def test_honest_students_keep_their_scores(graded, student, total, test_mul):
+    r = row(graded, student)
+    assert (r["status"], r["total"], r["test_mul"], r["flags"]) == ("graded", total, test_mul, "")
+
+
+def test_every_case_has_a_row(graded):
+    assert set(graded["rows"]) == set(graded["cases"])
+    assert graded["summary"].total == len(graded["cases"])
+
+
+@pytest.mark.parametrize("student, status, reason", [
+    ("empty", "invalid", "is empty"),
+    ("badjson", "invalid", "not valid notebook JSON"),
+    ("notnb", "invalid", "not a valid Jupyter notebook"),
+    ("wronglab", "wrong_lab", "is not a lab00_tiny notebook"),
+    ("dup", "invalid", "2 files give student id 'dup'"),
+    ("exiter", "crashed", "kernel died"),
+    ("segv", "crashed", "kernel died"),
+    ("stubborn", "timeout", "did not stop when interrupted"),
+])
+def test_ungradable_cases_say_why_and_have_no_score(graded, student, status, reason):
+    r = row(graded, student)
+    assert r["status"] == status
+    assert reason in r["reason"]
+    assert r["total"] == "" and r["test_add"] == ""
+
+
+def test_endless_loop_is_cut_at_the_cell_limit(graded):
+    r = row(graded, "looper")
+    # The loop sits before `def add`, so add's test fails; mul's answer still earns its 3 points.
+    assert (r["status"], r["total"], r["test_add"], r["test_mul"]) == ("graded", "3", "0", "3")
+    assert "4 s cell time limit" in r["reason"]
+
+
+def test_memory_bomb_hits_the_cap(graded):
+    r = row(graded, "bomb")
+    assert r["status"] == "graded" and r["test_add"] == "0"
+    assert "1024 MiB memory cap" in r["reason"]
+
+
+def test_huge_output_is_capped(graded):
+    r = row(graded, "shouty")
+    assert (r["status"], r["total"]) == ("graded", "5")
+    assert (graded["out"] / "feedback" / "shouty.html").stat().st_size < 300_000
+    autograded = graded["out"] / "course" / "autograded" / "shouty" / gf.LAB / f"{gf.LAB}.ipynb"
+    assert autograded.stat().st_size < 50_000
+    assert "output truncated by the grader" in autograded.read_text()
+
+
+@pytest.mark.parametrize("student, total, flag", [
+    ("deleter", "2", "removed test cell test_mul"),
+    ("twin", "5", "duplicated graded cell answer_add (2 copies)"),
+    ("shuffler", "2", "reordered graded cells"),
+    ("greedy", "2", "edited nbgrader metadata of test_mul (points 3->30)"),
+    ("editor", "2", "changed test cell test_mul"),
+    ("patcher", None, "patches module attribute checks.expect (cell answer_add)"),
+    ("tracer", "5", "interpreter hook sys.settrace (cell answer_add)"),
+    ("historian", "5", "reads cell history or builtins In (cell answer_mul)"),
+    ("exiter", None, "interpreter hook os._exit (cell answer_add)"),
+    ("stubborn", None, "interpreter hook signal.signal (cell answer_add)"),
+])
+def test_tampering_is_flagged_and_still_graded(graded, student, total, flag):
+    r = row(graded, student)
+    assert flag in r["flags"].split("; ")
+    if total is not None:
+        assert (r["status"], r["total"]) == ("graded", total)
+
+
+def test_restored_tests_grade_the_real_answers(graded):
+    # nbgrader restores edited test cells and their points from the gradebook: the wrong mul of
+    # `greedy` (points edited to 30) and `editor` (test replaced by `pass`) earns nothing.
+    assert row(graded, "greedy")["test_mul"] == "0"
+    assert row(graded, "editor")["test_mul"] == "0"
+
+
+def test_sandbox_blocked_reads_writes_and_network(graded):
+    feedback = (graded["out"] / "feedback" / "snoop.html").read_text()
+    assert "LEAKED 0 WROTE 0 NET blocked" in feedback
+    assert row(graded, "snoop")["total"] == "5"
+    assert graded["canary"].read_text() == "untouched"
+    assert graded["before"] == graded["after"]
+    assert "alice" in gradebook.students(graded["out"] / "course", gf.LAB)
+
+
+def test_feedback_hides_hidden_tests_but_says_what_failed(graded):
+    feedback = graded["out"] / "feedback"
+    for page in feedback.glob("*.html"):
+        assert gf.SECRET not in page.read_text(), page.name
+    hidden = (feedback / "hidden.html").read_text()
+    assert "mul(-2, 4) should be -8" in hidden
+    assert "hidden tests: not shown in feedback" in hidden
+    # The historian printed `In`, which held a hidden test: it reached the notebook, not feedback.
+    autograded = graded["out"] / "course" / "autograded" / "historian" / gf.LAB / f"{gf.LAB}.ipynb"
+    assert gf.SECRET in autograded.read_text()
+
+
+def test_gradebook_holds_exactly_the_graded_students(graded):
+    graded_rows = {s for s, r in graded["rows"].items() if r["status"] == "graded"}
+    assert set(gradebook.students(graded["out"] / "course", gf.LAB)) == graded_rows
+    for student in graded_rows:
+        assert (graded["out"] / "feedback" / f"{student}.html").is_file()
+
+
+def test_summary_counts(graded):
+    summary = graded["summary"]
+    assert summary.graded + summary.failed == summary.total
+    assert summary.failed == sum(1 for r in graded["rows"].values() if r["status"] != "graded")
+    assert summary.flagged == sum(1 for r in graded["rows"].values() if r["flags"])
+    assert not summary.warnings

@@ -1,0 +1,179 @@
+"""Fast checks of the grading pieces that need no kernel: intake, tamper scan, feedback
+filtering, output cap, shards."""
+
+import zipfile
+
+import grading_fixtures as gf
+import nbformat
+import pytest
+
+from flowlab.grading import intake, shard, tamper
+from flowlab.grading.feedback import HideHiddenTests
+from flowlab.grading.limits import CapOutput, cap_text
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """The tiny lab's student version, made the way nbgrader would (hidden tests removed)."""
+    source = gf.write_tiny_source(tmp_path_factory.mktemp("units"))
+    nb = nbformat.read(source / gf.LAB / f"{gf.LAB}.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        if "### BEGIN SOLUTION" in cell.source:
+            head = cell.source.split("### BEGIN SOLUTION")[0]
+            cell.source = head + "# YOUR CODE HERE\n    raise NotImplementedError()\n"
+    path = tmp_path_factory.mktemp("release") / "release.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def names(found):
+    return {s.student: (s.status, s.label) for s in found}
+
+
+def test_folder_ids_from_file_names(tmp_path, release):
+    for name in ("alice.ipynb", "bob_lab00.ipynb", "carol_12345_678_lab00_tiny.ipynb", "notes.txt"):
+        (tmp_path / name).write_text("{}")
+    found = intake.collect(tmp_path, gf.LAB)
+    assert names(found) == {"alice": ("", "alice.ipynb"), "bob": ("", "bob_lab00.ipynb"),
+                            "carol": ("", "carol_12345_678_lab00_tiny.ipynb")}
+
+
+def test_custom_pattern_and_its_errors(tmp_path):
+    (tmp_path / "lab00 - s1234567 - Alice.ipynb").write_text("{}")
+    found = intake.collect(tmp_path, gf.LAB, r"- (?P<student>s\d+) -")
+    assert [s.student for s in found] == ["s1234567"]
+    with pytest.raises(intake.IntakeError, match="named group"):
+        intake.collect(tmp_path, gf.LAB, r"(s\d+)")
+    with pytest.raises(intake.IntakeError, match="not a valid regular expression"):
+        intake.collect(tmp_path, gf.LAB, r"(?P<student>")
+
+
+def test_unusable_and_duplicate_ids(tmp_path):
+    (tmp_path / "Alice Smith.ipynb").write_text("{}")
+    (tmp_path / "bob_1.ipynb").write_text("{}")
+    (tmp_path / "bob_2.ipynb").write_text("{}")
+    found = {s.student: s for s in intake.collect(tmp_path, gf.LAB)}
+    assert found["Alice Smith"].status == "invalid" and "characters" in found["Alice Smith"].reason
+    assert found["bob"].status == "invalid" and "2 files give student id 'bob'" in found["bob"].reason
+
+
+def test_zip_with_top_folder_and_escaping_entries(tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("export/alice.ipynb", "{}")
+        zipped.writestr("export/bob_x.ipynb", "{}")
+        zipped.writestr("../evil.ipynb", "{}")
+        zipped.writestr("__MACOSX/export/._alice.ipynb", "junk")
+    found = intake.collect(archive, gf.LAB, unpack_to=tmp_path / "unzipped")
+    assert sorted(s.student for s in found) == ["alice", "bob"]
+    assert not (tmp_path / "evil.ipynb").exists()
+
+
+def test_nbgrader_submitted_layout(tmp_path):
+    root = tmp_path / "submitted"
+    (root / "alice" / gf.LAB).mkdir(parents=True)
+    (root / "alice" / gf.LAB / f"{gf.LAB}.ipynb").write_text("{}")
+    (root / "bob" / gf.LAB).mkdir(parents=True)
+    (root / "bob" / gf.LAB / "renamed.ipynb").write_text("{}")
+    (root / "carl" / gf.LAB).mkdir(parents=True)
+    found = {s.student: s for s in intake.collect(tmp_path, gf.LAB)}
+    assert found["alice"].label == f"submitted/alice/{gf.LAB}/{gf.LAB}.ipynb"
+    assert found["bob"].path.name == "renamed.ipynb"
+    assert found["carl"].status == "invalid" and f"no {gf.LAB}.ipynb" in found["carl"].reason
+
+
+def test_missing_submissions_is_a_clear_error(tmp_path):
+    with pytest.raises(intake.IntakeError, match="does not exist"):
+        intake.collect(tmp_path / "nope", gf.LAB)
+
+
+def test_untouched_and_honest_submissions_raise_no_flags(release):
+    nb = nbformat.read(release, as_version=4)
+    assert tamper.scan(nb, nb) == []
+    answer = gf.submission(release, add="    import numpy as np\n    x = np.zeros(2)\n"
+                                        "    x[0] = a\n    return float(x[0] + b)\n")
+    assert tamper.scan(answer, nb) == []
+
+
+@pytest.mark.parametrize("code, flag", [
+    ("import numpy as np\nnp.testing.assert_allclose = print", "patches module attribute np.testing"),
+    ("from flowlab import checks\nsetattr(checks, 'expect', print)", "setattr() on module checks"),
+    ("import builtins\nbuiltins.print = None", "imports builtins"),
+    ("__builtins__['len'] = None", "reads cell history or builtins __builtins__"),
+    ("import sys\nsys.modules['flowlab.checks'] = None", "interpreter hook sys.modules"),
+    ("import sys\nsys.setprofile(print)", "interpreter hook sys.setprofile"),
+    ("exec('x = 1')", "dynamic code exec() (not checked)"),
+    ("get_ipython().events.register('pre_run_cell', print)", "IPython hook"),
+    ("from unittest import mock\nmock.patch('flowlab.checks.expect').start()", "mock patching"),
+    ("%load_ext foo", "IPython magic or shell command %load_ext"),
+    ("def f(:\n  pass", "code that does not parse (not checked)"),
+    ("checks = None", "rebinds imported name checks"),
+    ("import inspect\ninspect.currentframe().f_back.f_globals['x'] = 1", "frame introspection"),
+])
+def test_code_scan_names_what_it_found(release, code, flag):
+    nb = gf.submission(release, extra=code)
+    flags = tamper.scan(nb, nbformat.read(release, as_version=4))
+    assert any(flag in f and "(cell answer_add)" in f for f in flags), flags
+
+
+def test_renamed_graded_cell_is_flagged_and_made_gradable(release):
+    original = nbformat.read(release, as_version=4)
+    nb = gf.submission(release)
+    gf.cell_by_id(nb, "test_mul").metadata["nbgrader"]["grade_id"] = "test_mul_v2"
+    flags = tamper.scan(nb, original)
+    assert "unknown graded cell test_mul_v2 (renamed or added)" in flags
+    assert "removed test cell test_mul" in flags
+    cleaned = intake.for_grading(nb, original)
+    assert "test_mul_v2" not in {gid for gid, _ in intake.graded_cells(cleaned)}
+
+
+def test_validate_rejects_broken_files(tmp_path, release):
+    nb = nbformat.read(release, as_version=4)
+    cases = {"empty": b"", "text": b"hello", "json": b'{"a": 1}', "half": b'{"cells": ['}
+    for name, data in cases.items():
+        (tmp_path / f"{name}.ipynb").write_bytes(data)
+    found = {s.student: s for s in intake.collect(tmp_path, gf.LAB)}
+    for sub in found.values():
+        assert intake.validate(sub, gf.LAB, nb) is None
+        assert sub.status == "invalid" and sub.reason
+    gf.write(gf.other_lab_notebook(), tmp_path / "other.ipynb")
+    other = intake.Submission("other", tmp_path / "other.ipynb", "other.ipynb")
+    assert intake.validate(other, gf.LAB, nb) is None and other.status == "wrong_lab"
+
+
+def test_feedback_drops_hidden_source_and_masks_echoes():
+    nb = nbformat.v4.new_notebook()
+    test = nbformat.v4.new_code_cell(gf.TEST_ADD)
+    test.outputs = [nbformat.v4.new_output("error", ename="AssertionError",
+                                           evalue="add(-1, 1) should be 0",
+                                           traceback=["---> 4 " + gf.TEST_ADD.splitlines()[3],
+                                                      "AssertionError: add(-1, 1) should be 0"])]
+    echo = nbformat.v4.new_code_cell("print(In)")
+    echo.outputs = [nbformat.v4.new_output("stream", name="stdout", text=gf.TEST_ADD)]
+    nb.cells = [test, echo]
+    HideHiddenTests().preprocess(nb, {})
+    rendered = nbformat.writes(nb)
+    assert gf.SECRET not in rendered
+    assert "add(-1, 1) should be 0" in nb.cells[0].outputs[0].traceback[0]
+    assert "add(1, 2) should be 3" in nb.cells[0].source   # the visible check stays
+
+
+def test_output_cap():
+    assert cap_text("abc", 10) == "abc"
+    capped = cap_text("x" * 1_000_000, 1000)
+    assert len(capped) < 1200 and "999000 characters cut" in capped
+    cell = nbformat.v4.new_code_cell("print('x' * 10**6)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="y" * 10**6),
+                    nbformat.v4.new_output("execute_result", data={"text/plain": "z" * 10**6},
+                                           execution_count=1)]
+    CapOutput(max_chars=500).preprocess_cell(cell, {}, 0)
+    assert all(len(str(o.get("text", o.get("data")))) < 1000 for o in cell.outputs)
+
+
+def test_shards_are_a_stable_partition():
+    students = [f"s{i:03d}" for i in range(200)]
+    slices = [shard.select(students, i, 4, key=str) for i in range(1, 5)]
+    assert sorted(sum(slices, [])) == students
+    assert all(30 < len(s) < 70 for s in slices)
+    assert shard.select(students + ["new"], 2, 4, key=str)[:len(slices[1])] == slices[1]
