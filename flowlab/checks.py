@@ -4,7 +4,12 @@ Each raises ``AssertionError`` with a message in the lab's words; nbgrader shows
 feedback and gives the test cell no points.
 """
 
+import re
+
 import numpy as np
+
+THRESHOLD_LINE = re.compile(
+    r"^(?P<name>.+): (?P<value>\S+) \(threshold (?P<limit>[^)]+)\)$", re.M)
 
 
 def expect(condition, message: str) -> None:
@@ -54,8 +59,13 @@ def expect_layers(chain, kinds, name: str = "the chain") -> None:
 
 
 def expect_below(value: float, limit: float, name: str) -> None:
-    """A score such as a held-out NLL must be below ``limit``."""
+    """A score such as a held-out NLL must be below ``limit``.
+
+    The value and threshold are printed either way: students see how close they are, and the
+    graders' stability report reads the margin from this line (:data:`THRESHOLD_LINE`).
+    """
     value = float(value)
+    print(f"{name}: {value:.4f} (threshold {limit})")
     expect(np.isfinite(value), f"{name} is {value}, not a finite number.")
     expect(value < limit, f"{name} is {value:.4f}, but should be below {limit}.")
 
@@ -98,3 +108,15 @@ def expect_same_maf(layer, reference, points, name: str = "the MAF layer") -> No
     expect_close(layer.forward_log_det_jacobian(points, event_ndims=1),
                  reference.forward_log_det_jacobian(points, event_ndims=1),
                  f"{name}.forward_log_det_jacobian", atol=1e-4)
+
+
+def expect_tfp_instance(value, kind, name: str) -> None:
+    """``value`` must be what calling the TFP class ``kind`` returns, e.g. ``tfb.Chain([...])``.
+
+    For parts that are not composite tensors (a MAF holding a Keras network is one), TFP classes
+    such as ``tfb.Chain`` and ``tfd.TransformedDistribution`` return an instance of their private
+    base class (``_Chain``, ``_TransformedDistribution``), which is not an instance of ``kind``.
+    """
+    private = [base for base in kind.__mro__[1:] if base.__name__ == "_" + kind.__name__]
+    expect(isinstance(value, (kind, *private)),
+           f"{name} should be a {kind.__name__}, but it is a {type(value).__name__}.")

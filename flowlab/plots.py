@@ -77,3 +77,22 @@ def image_grid(images, columns: int = 10, title: str = "", scale: float = 1.0):
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0)
     fig.suptitle(title)
     return fig
+
+
+def marginal(data_values, model_values: dict, title: str = "", ax=None, bins: int = 80):
+    """Histogram of one coordinate of the data against the same coordinate of model samples.
+
+    ``model_values`` maps a label to 1-D samples; each is drawn as an outline over the data's
+    filled histogram, all normalised to densities so different sample sizes compare.
+    """
+    data_values = np.asarray(data_values)
+    ax = _axes(ax)
+    edges = np.histogram_bin_edges(data_values, bins=bins)
+    ax.hist(data_values, bins=edges, density=True, alpha=0.35, label="data")
+    for label, values in model_values.items():
+        ax.hist(np.asarray(values), bins=edges, density=True, histtype="step", linewidth=1.5,
+                label=label)
+    ax.set_title(title)
+    ax.set_ylabel("density")
+    ax.legend()
+    return ax
