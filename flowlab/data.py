@@ -64,7 +64,7 @@ def digits(test_fraction: float = 0.2, validation_fraction: float = 0.1,
            seed: int = SPLIT_SEED) -> ImageSplit:
     """scikit-learn's 8x8 digits as ``(n, 8, 8, 1)`` integer images with 17 levels (0..16).
 
-    The split is fixed by ``seed``: with the defaults 1078 train, 180 validation, 359 test images.
+    The split is fixed by ``seed``: with the defaults 1258 train, 180 validation and 359 test images.
     """
     images = load_digits().images.astype(np.int64)[..., None]
     return _split(images, 17, test_fraction, validation_fraction, seed)
