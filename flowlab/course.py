@@ -63,6 +63,10 @@ def grading_environment(base: dict | None = None) -> dict:
         "PYTHONWARNINGS": "ignore",
         "MPLBACKEND": "agg",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # Kernels are graded side by side, so scikit-learn's joblib gets no process pool; the cap
+        # also stops it probing the physical core count, which fails in the sandbox (no lscpu
+        # view of /sys) and prints the failure to stderr.
+        "LOKY_MAX_CPU_COUNT": "1",
     })
     return env
 

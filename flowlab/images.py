@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowlab import budgets, density, training
+from flowlab.data import ImageSplit
 from flowlab.tfenv import tf
 
 ALPHA = 0.05
@@ -26,17 +27,8 @@ PARTS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
-class Dequantized:
+class Dequantized(ImageSplit):
     """The three parts of an :class:`flowlab.data.ImageSplit`, dequantized to ``[0, 1)``."""
-
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
-    levels: int
-
-    @property
-    def image_shape(self) -> tuple:
-        return self.train.shape[1:]
 
     @property
     def dims(self) -> int:
