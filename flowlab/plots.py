@@ -96,3 +96,23 @@ def marginal(data_values, model_values: dict, title: str = "", ax=None, bins: in
     ax.set_ylabel("density")
     ax.legend()
     return ax
+
+
+def tiled(images, columns: int = 6, gap: int = 1, background: float = 1.0) -> np.ndarray:
+    """One mosaic array of ``images`` (``(n, h, w)`` or ``(n, h, w, c)``, values in [0, 1]).
+
+    Images sit ``columns`` to a row with ``gap`` pixels of ``background`` between them: small
+    images with dark borders (8x8 digits) otherwise run together into stripes. Show it with
+    ``ax.imshow(tiled(images), cmap="gray", vmin=0, vmax=1)``.
+    """
+    images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    count, height, width = images.shape[:3]
+    rows = int(np.ceil(count / columns))
+    mosaic = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap,
+                      *images.shape[3:]), background, dtype=np.float32)
+    for index, image in enumerate(images):
+        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
+        mosaic[top:top + height, left:left + width] = image
+    return mosaic

@@ -29,3 +29,14 @@ def test_colour_patches_are_8x8_rgb_bytes():
     assert split.levels == 256 and split.image_shape == (8, 8, 3)
     assert split.train.min() >= 0 and split.train.max() <= 255
     assert len(split.test) > 1000
+
+
+def test_tiled_mosaic_places_each_image_with_gaps():
+    from flowlab import plots
+
+    images = np.stack([np.full((2, 3), value) for value in (0.0, 0.25, 0.5, 0.75, 1.0)])
+    mosaic = plots.tiled(images, columns=2, gap=1, background=0.5)
+    assert mosaic.shape == (3 * 2 + 2, 2 * 3 + 1)
+    np.testing.assert_array_equal(mosaic[3:5, 4:7], 0.75)  # image 3: second row, second column
+    np.testing.assert_array_equal(mosaic[2, :], 0.5)        # the gap between rows
+    np.testing.assert_array_equal(mosaic[6:8, 4:7], 0.5)    # the empty sixth slot
