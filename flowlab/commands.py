@@ -1,4 +1,5 @@
-"""The course-maintenance and student subcommands of ``flowlab``: build, drift, examples, check."""
+"""The course-maintenance and student subcommands of ``flowlab``: build, drift, examples, check,
+demo, audit, and nbgrader passthrough."""
 
 import sys
 from pathlib import Path
@@ -42,6 +43,13 @@ def _demo(args) -> int:
     return demo.main_demo(args.labs or None, workers=args.workers)
 
 
+def _audit(args) -> int:
+    from flowlab import audit
+
+    return audit.main_audit(args.labs or None, Path(args.out), args.workers, args.isolated,
+                            args.seeds, args.repeats)
+
+
 def _nbgrader(args) -> int:
     try:
         course.nbgrader(*args.arguments, capture=False)
@@ -80,6 +88,19 @@ def register(subparsers) -> None:
     demo.add_argument("labs", nargs="*", help="labs (default: all)")
     demo.add_argument("--workers", type=int, default=2, help="students graded at once (2)")
     demo.set_defaults(run=_demo)
+
+    audit = subparsers.add_parser(
+        "audit", help="prove the graders right: grade every catalog mutant, correct variant, "
+                      "and the reference at several seeds; print the table")
+    audit.add_argument("labs", nargs="*", help="labs (default: all)")
+    audit.add_argument("--out", default=str(course.WORK / "audit"), help="work folder (emptied)")
+    audit.add_argument("--workers", type=int, default=2, help="notebooks graded at once (2)")
+    audit.add_argument("--isolated", action="store_true",
+                       help="grade every catalog entry in a notebook of its own (slower)")
+    audit.add_argument("--seeds", type=int, default=5, help="seeds the reference runs with (5)")
+    audit.add_argument("--repeats", type=int, default=3,
+                       help="gradings of the partly wrong example (3)")
+    audit.set_defaults(run=_audit)
 
     passthrough = subparsers.add_parser(
         "nbgrader", help="run any nbgrader command with the course's configuration")

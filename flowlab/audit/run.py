@@ -1,0 +1,113 @@
+"""Grade an audit's submissions with the real autograder (``flowlab grade``) and judge them."""
+
+import csv
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+
+from flowlab import checks, course, submissions
+from flowlab.audit import plan, verdicts
+from flowlab.grading import batch, intake
+
+
+def _test_points(release: nbformat.NotebookNode) -> dict[str, float]:
+    return {gid: float(meta.get("points", 0)) for gid, meta in intake.graded_cells(release)
+            if meta.get("grade")}
+
+
+def _solution_tasks(release: nbformat.NotebookNode) -> list[str]:
+    return [gid for gid, meta in intake.graded_cells(release) if meta.get("solution")]
+
+
+def readings(autograded: Path) -> list[verdicts.Reading]:
+    """The threshold lines (:data:`flowlab.checks.THRESHOLD_LINE`) printed by the test cells of an
+    autograded notebook."""
+    if not autograded.is_file():
+        return []
+    found = []
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        test = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if not test or cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.output_type != "stream" or output.name != "stdout":
+                continue
+            for match in checks.THRESHOLD_LINE.finditer(output.text):
+                try:
+                    found.append(verdicts.Reading(test, match["name"], float(match["value"]),
+                                                  float(match["limit"])))
+                except ValueError:
+                    continue
+    return found
+
+
+def grade(lab: str, notebooks: dict[str, nbformat.NotebookNode], out: Path,
+          workers: int, progress: bool) -> dict[str, verdicts.Graded]:
+    """Grade ``notebooks`` (student id -> notebook) from scratch into ``out``."""
+    shutil.rmtree(out, ignore_errors=True)
+    folder = out / "submissions"
+    folder.mkdir(parents=True)
+    for student, notebook in notebooks.items():
+        nbformat.write(notebook, folder / f"{student}.ipynb")
+    graded_dir = out / "graded"
+    batch.grade(lab, folder, graded_dir, batch.Options(workers=workers, progress=progress))
+    with open(graded_dir / "grades.csv", newline="") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    results = {}
+    for student in notebooks:
+        row = rows.get(student, {"status": "missing", "reason": "not in grades.csv"})
+        scores = {key: float(value) for key, value in row.items()
+                  if key not in _NOT_SCORES and value not in ("", None)}
+        autograded = graded_dir / "course" / "autograded" / student / lab / f"{lab}.ipynb"
+        results[student] = verdicts.Graded(row["status"], row.get("reason", ""), scores,
+                                           readings(autograded))
+    return results
+
+
+_NOT_SCORES = {"student", "status", "total", "max_total", "reason", "flags", "sandbox", "file",
+               "sha256"}
+
+
+def audit_lab(lab: str, out: Path, workers: int = 2, isolated: bool = False, seeds: int = 5,
+              repeats: int = 3, progress: bool = False) -> verdicts.LabAudit:
+    """Grade every catalog entry, the reference at ``seeds`` seeds and the partly wrong example
+    ``repeats`` times, with the real autograder; shared submissions with any surprise are graded
+    again one entry at a time. Work files go to ``out`` (emptied first)."""
+    started = time.monotonic()
+    catalog = submissions.load_catalog(lab)
+    release = nbformat.read(course.release_notebook(lab), as_version=4)
+    points, tasks = _test_points(release), _solution_tasks(release)
+    planned = plan.trials(catalog, tasks, isolated, seeds, repeats)
+    graded = grade(lab, {t.name: plan.notebook_for(t, lab, release, catalog) for t in planned},
+                   Path(out) / "first-round", workers, progress)
+    gradings = len(planned)
+    entries, wrong_runs, again = [], [], []
+    for trial in planned:
+        if trial.kind not in ("wrong", "correct"):
+            continue
+        group = [catalog.mutations[m] for m in trial.mutations]
+        judged = verdicts.judge(group, trial.name, graded[trial.name], points)
+        if verdicts.needs_regrading(judged):
+            again += [plan.Trial(f"alone-{m.id.replace('_', '-')}", m.kind, (m.id,)) for m in group]
+        else:
+            entries += judged
+            if trial.kind == "wrong":
+                wrong_runs.append((group, graded[trial.name]))
+    if again:
+        regraded = grade(lab, {t.name: plan.notebook_for(t, lab, release, catalog) for t in again},
+                         Path(out) / "one-by-one", workers, progress)
+        gradings += len(again)
+        for trial in again:
+            group = [catalog.mutations[trial.mutations[0]]]
+            entries += verdicts.judge(group, trial.name, regraded[trial.name], points)
+            if trial.kind == "wrong":
+                wrong_runs.append((group, regraded[trial.name]))
+    seed_runs = {t.seed: graded[t.name] for t in planned if t.kind == "seed"}
+    partly_wrong = catalog.examples.get("partly_wrong", {})
+    return verdicts.LabAudit(
+        lab, tasks, points, entries, seed_runs,
+        [graded[t.name] for t in planned if t.kind == "repeat"],
+        float(partly_wrong["expected_score"]) if partly_wrong else None,
+        verdicts.thresholds(seed_runs, wrong_runs), gradings, time.monotonic() - started)
