@@ -66,9 +66,13 @@ def test_a_shared_submission_with_a_surprise_is_regraded_one_by_one():
     assert not verdicts.needs_regrading(alone) and not alone[0].ok
 
 
-def _audit(entries, seeds, repeats=(), expected=None, thresholds=()):
+def _audit(entries, seeds, repeats=(), expected=None, wrong_runs=None, untouched=None,
+           repeat_group=()):
+    if wrong_runs is None:
+        wrong_runs = [([v.mutation], _graded(lost=set(v.mutation.loses))) for v in entries]
+    untouched = _graded(lost=set(POINTS)) if untouched is None else untouched
     return verdicts.LabAudit("labx", ["a", "b", "c"], POINTS, entries, seeds, list(repeats),
-                             expected, list(thresholds))
+                             list(repeat_group), expected, untouched, wrong_runs)
 
 
 def _three_killed_per_task():
@@ -80,17 +84,36 @@ def _three_killed_per_task():
     return entries
 
 
-def test_failures_cover_seeds_repeats_thin_catalogs_and_thresholds():
+def test_failures_cover_seeds_repeats_thin_catalogs_and_the_untouched_notebook():
     entries = _three_killed_per_task()
-    clean = _audit(entries, {0: _graded(), 1: _graded()}, [_graded({"a_test"})] * 3, 5.0)
+    a0 = entries[0].mutation
+    clean = _audit(entries, {0: _graded(), 1: _graded()}, [_graded({"a_test"})] * 3, 5.0,
+                   repeat_group=[a0])
     assert clean.failures() == []
     flaky_seed = _audit(entries, {0: _graded(), 1: _graded(lost={"c_test"})})
     assert ["seed 1" in p for p in flaky_seed.failures()] == [True]
-    flaky_repeat = _audit(entries, {0: _graded()}, [_graded({"a_test"}), _graded({"b_test"}),
-                                                   _graded({"a_test", "c_test"})], 5.0)
-    assert any("[5.0, 5.0, 2.0]" in p for p in flaky_repeat.failures())
+    noisy = _graded()
+    noisy.cell_problems.append("cell #3 wrote to stderr: 'warning'")
+    assert any("seed 0: cell #3 wrote to stderr" in p
+               for p in _audit(entries, {0: noisy}).failures())
+    flaky_repeat = _audit(entries, {0: _graded()}, [_graded({"a_test"}), _graded({"a_test"}),
+                                                   _graded({"a_test", "c_test"})], 5.0,
+                          repeat_group=[a0])
+    problems = flaky_repeat.failures()
+    assert any("[5.0, 5.0, 2.0]" in p for p in problems)
+    assert any("grading 3" in p and "undeclared c_test" in p for p in problems)
     thin = _audit(entries[3:], {0: _graded()})
     assert any("task a has 0 wrong answers" in p for p in thin.failures())
+    free_points = _audit(entries, {0: _graded()}, untouched=_graded(lost={"a_test", "b_test"}))
+    assert any("untouched notebook got points on c_test" in p for p in free_points.failures())
+
+
+def test_a_test_no_wrong_answer_fails_is_reported():
+    entries = _three_killed_per_task()
+    runs = [([v.mutation], _graded(lost={"a_test", "b_test"})) for v in entries]
+    audit = _audit(entries, {0: _graded()}, wrong_runs=runs)
+    assert audit.never_failed() == ["c_test"]
+    assert any("c_test lost no points for any wrong answer" in p for p in audit.failures())
 
 
 def test_margins_come_from_the_worst_seed_and_the_closest_wrong_answer():
@@ -103,12 +126,11 @@ def test_margins_come_from_the_worst_seed_and_the_closest_wrong_answer():
                                                                        1.5, 1.2)])),
              ([other], _graded({"b_test"}, readings=[verdicts.Reading("c_test", "held-out NLL",
                                                                        1.25, 1.2)]))]
-    [threshold] = verdicts.thresholds(seeds, wrong)
+    [threshold] = verdicts.threshold_margins(seeds, wrong)
     assert threshold.reference_worst == 0.95 and threshold.margin == pytest.approx(0.25)
     assert (threshold.closest_wrong, threshold.closest_wrong_id) == (1.5, "one_epoch")
-    failing = verdicts.thresholds({0: _graded(readings=[verdicts.Reading("c_test", "x", 1.3, 1.2)])},
-                                  [])
-    audit = _audit(_three_killed_per_task(), {0: _graded()}, thresholds=failing)
+    over = _graded(readings=[verdicts.Reading("c_test", "x", 1.3, 1.2)])
+    audit = _audit(_three_killed_per_task(), {0: over})
     assert any("not below 1.2" in p for p in audit.failures())
     text = table.report([audit])
     assert "FAILED" in text and "worst margin" in text and "-0.100" in text
@@ -120,3 +142,10 @@ def test_seeded_notebook_sets_the_seed_before_anything_runs():
     assert notebook.cells[0].source.startswith('import os\nos.environ["FLOWLAB_SEED"] = "3"\n')
     with pytest.raises(ValueError, match="set-up cell"):
         plan.with_seed(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), 3)
+
+
+def test_an_unknown_lab_is_named_in_the_error(tmp_path):
+    from flowlab import audit
+
+    with pytest.raises(ValueError, match="Unknown labs \\['lab09_nope'\\]; the labs are lab01"):
+        audit.main_audit(["lab09_nope"], tmp_path)

@@ -8,6 +8,7 @@ declares it changes (``loses`` or ``may_lose``). A shared notebook whose result 
 what its entries declare is graded again one entry per notebook (see :mod:`.verdicts`).
 """
 
+import copy
 from dataclasses import dataclass
 
 import nbformat
@@ -22,8 +23,8 @@ class Trial:
     """One submission the audit grades.
 
     ``kind`` is ``wrong`` or ``correct`` (catalog entries, ``mutations`` their ids), ``seed`` (the
-    reference answers run with ``FLOWLAB_SEED = seed``) or ``repeat`` (the partly wrong example,
-    graded again under another name).
+    reference answers run with ``FLOWLAB_SEED = seed``), ``repeat`` (the partly wrong example,
+    graded again under another name) or ``untouched`` (the student notebook as released).
     """
 
     name: str
@@ -78,6 +79,7 @@ def trials(catalog: submissions.Catalog, tasks: list[str], isolated: bool = Fals
         planned += [Trial(f"{kind}-{index:02d}", kind, tuple(m.id for m in group))
                     for index, group in enumerate(groups, 1)]
     planned += [Trial(f"seed-{seed}", "seed", seed=seed) for seed in range(seeds)]
+    planned.append(Trial("untouched", "untouched"))
     partly_wrong = tuple(catalog.examples.get("partly_wrong", {}).get("mutations", ()))
     if partly_wrong:
         planned += [Trial(f"repeat-{index}", "repeat", partly_wrong)
@@ -99,6 +101,8 @@ def with_seed(notebook: nbformat.NotebookNode, seed: int) -> nbformat.NotebookNo
 def notebook_for(trial: Trial, lab: str, release: nbformat.NotebookNode,
                  catalog: submissions.Catalog) -> nbformat.NotebookNode:
     """The submission ``trial`` grades: the release filled with (mutated) reference answers."""
+    if trial.kind == "untouched":
+        return copy.deepcopy(release)
     answers = submissions.mutated_answers(lab, trial.mutations, catalog)
     notebook = submissions.fill(release, answers)
     return with_seed(notebook, trial.seed) if trial.seed is not None else notebook

@@ -21,13 +21,11 @@ def _solution_tasks(release: nbformat.NotebookNode) -> list[str]:
     return [gid for gid, meta in intake.graded_cells(release) if meta.get("solution")]
 
 
-def readings(autograded: Path) -> list[verdicts.Reading]:
+def readings(notebook: nbformat.NotebookNode) -> list[verdicts.Reading]:
     """The threshold lines (:data:`flowlab.checks.THRESHOLD_LINE`) printed by the test cells of an
     autograded notebook."""
-    if not autograded.is_file():
-        return []
     found = []
-    for cell in nbformat.read(autograded, as_version=4).cells:
+    for cell in notebook.cells:
         test = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if not test or cell.cell_type != "code":
             continue
@@ -41,6 +39,19 @@ def readings(autograded: Path) -> list[verdicts.Reading]:
                 except ValueError:
                     continue
     return found
+
+
+def cell_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """Errors raised and text written to stderr by any cell: correct work must have neither."""
+    problems = []
+    for index, cell in enumerate(notebook.cells):
+        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                problems.append(f"cell {name} raised {output.ename}: {output.evalue[:200]}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                problems.append(f"cell {name} wrote to stderr: {output.text[:200]!r}")
+    return problems
 
 
 def grade(lab: str, notebooks: dict[str, nbformat.NotebookNode], out: Path,
@@ -61,8 +72,11 @@ def grade(lab: str, notebooks: dict[str, nbformat.NotebookNode], out: Path,
         scores = {key: float(value) for key, value in row.items()
                   if key not in _NOT_SCORES and value not in ("", None)}
         autograded = graded_dir / "course" / "autograded" / student / lab / f"{lab}.ipynb"
+        notebook = (nbformat.read(autograded, as_version=4) if autograded.is_file()
+                    else nbformat.v4.new_notebook())
         results[student] = verdicts.Graded(row["status"], row.get("reason", ""), scores,
-                                           readings(autograded))
+                                           readings(notebook), row.get("flags", ""),
+                                           cell_problems(notebook))
     return results
 
 
@@ -104,10 +118,12 @@ def audit_lab(lab: str, out: Path, workers: int = 2, isolated: bool = False, see
             entries += verdicts.judge(group, trial.name, regraded[trial.name], points)
             if trial.kind == "wrong":
                 wrong_runs.append((group, regraded[trial.name]))
-    seed_runs = {t.seed: graded[t.name] for t in planned if t.kind == "seed"}
     partly_wrong = catalog.examples.get("partly_wrong", {})
     return verdicts.LabAudit(
-        lab, tasks, points, entries, seed_runs,
-        [graded[t.name] for t in planned if t.kind == "repeat"],
-        float(partly_wrong["expected_score"]) if partly_wrong else None,
-        verdicts.thresholds(seed_runs, wrong_runs), gradings, time.monotonic() - started)
+        lab, tasks, points, entries,
+        seeds={t.seed: graded[t.name] for t in planned if t.kind == "seed"},
+        repeats=[graded[t.name] for t in planned if t.kind == "repeat"],
+        repeat_group=[catalog.mutations[m] for m in partly_wrong.get("mutations", ())],
+        repeat_expected=float(partly_wrong["expected_score"]) if partly_wrong else None,
+        untouched=graded.get("untouched"), wrong_runs=wrong_runs, gradings=gradings,
+        seconds=time.monotonic() - started, graded_dir=str(Path(out) / "first-round" / "graded"))

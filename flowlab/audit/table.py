@@ -52,6 +52,9 @@ def _stability(audit: LabAudit) -> str:
                            for g in audit.repeats)
         line += (f"; partly wrong graded {len(audit.repeats)}x: {totals} "
                  f"(expected {audit.repeat_expected:g})")
+    if audit.untouched is not None:
+        untouched = audit.total(audit.untouched)
+        line += f"; untouched: {'-' if untouched is None else f'{untouched:g}'}/{full:g}"
     return line + f"; {audit.gradings} notebooks graded in {audit.seconds:.0f} s"
 
 

@@ -29,6 +29,8 @@ class Graded:
     reason: str = ""
     scores: dict[str, float] = field(default_factory=dict)
     readings: list[Reading] = field(default_factory=list)
+    flags: str = ""
+    cell_problems: list[str] = field(default_factory=list)
 
     def lost(self, points: dict[str, float]) -> set[str]:
         """Test cells that got less than their points."""
@@ -114,7 +116,7 @@ class Threshold:
         return self.limit - self.reference_worst
 
 
-def thresholds(seed_runs: dict[int, Graded], wrong_runs: list[tuple[list, Graded]]) -> list[Threshold]:
+def threshold_margins(seed_runs: dict[int, Graded], wrong_runs: list[tuple[list, Graded]]) -> list[Threshold]:
     """One :class:`Threshold` per ``expect_below`` line of the reference runs."""
     worst: dict[tuple[str, str], tuple[float, float, int]] = {}
     for graded in seed_runs.values():
@@ -135,7 +137,11 @@ def thresholds(seed_runs: dict[int, Graded], wrong_runs: list[tuple[list, Graded
 
 @dataclass
 class LabAudit:
-    """Everything one lab's audit found."""
+    """Everything one lab's audit found.
+
+    ``wrong_runs`` pairs each graded wrong-answer submission with its entries; ``repeat_group``
+    holds the partly wrong example's entries, ``untouched`` the student notebook as released.
+    """
 
     lab: str
     tasks: list[str]
@@ -143,36 +149,74 @@ class LabAudit:
     entries: list[EntryVerdict]
     seeds: dict[int, Graded]
     repeats: list[Graded]
+    repeat_group: list[submissions.Mutation]
     repeat_expected: float | None
-    thresholds: list[Threshold]
+    untouched: Graded | None
+    wrong_runs: list[tuple[list, Graded]]
     gradings: int = 0
     seconds: float = 0.0
+    graded_dir: str = ""
+
+    @property
+    def thresholds(self) -> list[Threshold]:
+        return threshold_margins(self.seeds, self.wrong_runs)
+
+    def never_failed(self) -> list[str]:
+        """Test cells that no wrong answer made lose points: tests nothing shows can fail."""
+        lost = set()
+        for _, graded in self.wrong_runs:
+            if graded.status == GRADED:
+                lost |= graded.lost(self.points)
+        return [test for test in self.points if test not in lost]
 
     def failures(self) -> list[str]:
         """Every way the lab's tests fell short; empty when everything is proven."""
-        problems = [f"{self.lab}: {v.problem()}" for v in self.entries if not v.ok]
-        full = sum(self.points.values())
-        for seed, graded in sorted(self.seeds.items()):
-            lost = sorted(graded.lost(self.points)) if graded.status == GRADED else ["(not graded)"]
-            if lost:
-                problems.append(f"{self.lab}: the reference at seed {seed} lost points on "
-                                f"{', '.join(lost)} ({graded.status} {graded.reason})".rstrip())
-        totals = [self.total(g) for g in self.repeats]
-        if self.repeats and (len(set(totals)) != 1 or totals[0] != self.repeat_expected):
-            problems.append(f"{self.lab}: the partly wrong example scored {totals} over "
-                            f"{len(totals)} gradings; expected {self.repeat_expected:g} every time")
-        for task in self.tasks:
-            wrong = sum(1 for v in self.entries if v.mutation.task == task
-                        and v.mutation.kind == "wrong")
-            if wrong < MIN_WRONG_PER_TASK:
-                problems.append(f"{self.lab}: task {task} has {wrong} wrong answers in the catalog; "
-                                f"at least {MIN_WRONG_PER_TASK} are needed")
+        problems = [v.problem() for v in self.entries if not v.ok]
+        problems += self._catalog_gaps() + self._stability_problems()
+        if self.untouched is None or self.untouched.status != GRADED:
+            problems.append("the untouched notebook was not graded")
+        else:
+            scored = sorted(t for t, v in self.untouched.scores.items() if t in self.points and v)
+            if scored:
+                problems.append(f"the untouched notebook got points on {', '.join(scored)}")
+        problems += [f"{test} lost no points for any wrong answer" for test in self.never_failed()]
         for threshold in self.thresholds:
             if threshold.margin <= 0:
-                problems.append(f"{self.lab}: {threshold.name} reached {threshold.reference_worst:.4f} "
-                                f"for the reference, not below {threshold.limit:g}")
-        if full <= 0:
-            problems.append(f"{self.lab}: no graded test cells")
+                problems.append(f"{threshold.name} reached {threshold.reference_worst:.4f} for the "
+                                f"reference, not below {threshold.limit:g}")
+        return [f"{self.lab}: {problem}" for problem in problems]
+
+    def _catalog_gaps(self) -> list[str]:
+        gaps = []
+        for task in self.tasks:
+            wrong = sum(1 for v in self.entries
+                        if v.mutation.task == task and v.mutation.kind == "wrong")
+            if wrong < MIN_WRONG_PER_TASK:
+                gaps.append(f"task {task} has {wrong} wrong answers in the catalog; at least "
+                            f"{MIN_WRONG_PER_TASK} are needed")
+        return gaps
+
+    def _stability_problems(self) -> list[str]:
+        problems = []
+        for seed, graded in sorted(self.seeds.items()):
+            where = f"the reference at seed {seed}"
+            if graded.status != GRADED:
+                problems.append(f"{where} was not graded: {graded.status} {graded.reason}")
+                continue
+            lost = sorted(graded.lost(self.points))
+            if lost:
+                problems.append(f"{where} lost points on {', '.join(lost)}")
+            if graded.flags:
+                problems.append(f"{where} was flagged: {graded.flags}")
+            problems += [f"{where}: {problem}" for problem in graded.cell_problems]
+        totals = [self.total(g) for g in self.repeats]
+        if self.repeats and (len(set(totals)) != 1 or totals[0] != self.repeat_expected):
+            problems.append(f"the partly wrong example scored {totals} over {len(totals)} "
+                            f"gradings; expected {self.repeat_expected:g} every time")
+        for index, graded in enumerate(self.repeats, 1):
+            problems += [f"partly wrong example, grading {index}: {v.problem()}"
+                         for v in judge(self.repeat_group, f"repeat-{index}", graded, self.points)
+                         if not v.ok and v.mutation.kind == "wrong"]
         return problems
 
     def total(self, graded: Graded) -> float | None:
