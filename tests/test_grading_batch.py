@@ -122,6 +122,12 @@ def test_without_sandbox_it_warns_loudly(lab):
     assert (row["status"], row["total"], row["sandbox"]) == ("graded", "5", "none")
 
 
+def _as_in_a_terminal():
+    # A job started in the background by a non-interactive shell (`make test &`, nohup) inherits
+    # SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt; a terminal doesn't.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_a_consistent_gradebook_and_resumes(lab):
     if detect().kind != "bwrap":
         pytest.skip("needs bubblewrap")
@@ -135,7 +141,8 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_resumes(lab):
                "--cell-timeout", str(LIMITS.cell_timeout), "--notebook-timeout",
                str(LIMITS.notebook_timeout), "--memory-mb", str(LIMITS.memory_mb),
                "--output-chars", str(LIMITS.output_chars)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=_as_in_a_terminal)
     deadline = time.monotonic() + 240
     while not list((out / "results").glob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
