@@ -1,6 +1,5 @@
 """Grade an audit's submissions with the real autograder (``flowlab grade``) and judge them."""
 
-import csv
 import shutil
 import time
 from pathlib import Path
@@ -9,12 +8,7 @@ import nbformat
 
 from flowlab import checks, course, submissions
 from flowlab.audit import plan, verdicts
-from flowlab.grading import batch, intake
-
-
-def _test_points(release: nbformat.NotebookNode) -> dict[str, float]:
-    return {gid: float(meta.get("points", 0)) for gid, meta in intake.graded_cells(release)
-            if meta.get("grade")}
+from flowlab.grading import batch, intake, report
 
 
 def _solution_tasks(release: nbformat.NotebookNode) -> list[str]:
@@ -64,24 +58,18 @@ def grade(lab: str, notebooks: dict[str, nbformat.NotebookNode], out: Path,
         nbformat.write(notebook, folder / f"{student}.ipynb")
     graded_dir = out / "graded"
     batch.grade(lab, folder, graded_dir, batch.Options(workers=workers, progress=progress))
-    with open(graded_dir / "grades.csv", newline="") as handle:
-        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    records = report.read_records(graded_dir)
     results = {}
     for student in notebooks:
-        row = rows.get(student, {"status": "missing", "reason": "not in grades.csv"})
-        scores = {key: float(value) for key, value in row.items()
-                  if key not in _NOT_SCORES and value not in ("", None)}
+        record = records.get(student, {"status": "missing", "reason": "no result was stored"})
         autograded = graded_dir / "course" / "autograded" / student / lab / f"{lab}.ipynb"
         notebook = (nbformat.read(autograded, as_version=4) if autograded.is_file()
                     else nbformat.v4.new_notebook())
-        results[student] = verdicts.Graded(row["status"], row.get("reason", ""), scores,
-                                           readings(notebook), row.get("flags", ""),
+        results[student] = verdicts.Graded(record["status"], record.get("reason", ""),
+                                           dict(record.get("scores") or {}), readings(notebook),
+                                           "; ".join(record.get("flags", [])),
                                            cell_problems(notebook))
     return results
-
-
-_NOT_SCORES = {"student", "status", "total", "max_total", "reason", "flags", "sandbox", "file",
-               "sha256"}
 
 
 def audit_lab(lab: str, out: Path, workers: int = 2, isolated: bool = False, seeds: int = 5,
@@ -92,7 +80,7 @@ def audit_lab(lab: str, out: Path, workers: int = 2, isolated: bool = False, see
     started = time.monotonic()
     catalog = submissions.load_catalog(lab)
     release = nbformat.read(course.release_notebook(lab), as_version=4)
-    points, tasks = _test_points(release), _solution_tasks(release)
+    points, tasks = dict(batch.tasks_of(release)), _solution_tasks(release)
     planned = plan.trials(catalog, tasks, isolated, seeds, repeats)
     graded = grade(lab, {t.name: plan.notebook_for(t, lab, release, catalog) for t in planned},
                    Path(out) / "first-round", workers, progress)
