@@ -41,6 +41,8 @@ def add_grade(subparsers) -> None:
                              f"(default {DEFAULT_PATTERN!r}: the name up to the first '_')")
     parser.add_argument("--source", type=Path, default=None,
                         help="nbgrader source folder holding LAB/LAB.ipynb (default: solutions/)")
+    parser.add_argument("--verifiers", type=Path, default=None,
+                        help="folder of the labs' trusted checks, LAB.py (default: autograder/verifiers/)")
     parser.add_argument("--cell-timeout", type=_positive, default=defaults.cell_timeout,
                         help=f"seconds per cell ({defaults.cell_timeout})")
     parser.add_argument("--notebook-timeout", type=_positive, default=defaults.notebook_timeout,
@@ -71,6 +73,7 @@ def run_grade(args) -> int:
     options = batch.Options(workers=args.workers, force=args.force,
                             shard=shard.parse(args.shard) if args.shard else None,
                             pattern=args.pattern, source=args.source or course.SOLUTIONS,
+                            verifiers=args.verifiers or course.VERIFIERS,
                             limits=limits, sandbox=args.sandbox, progress=not args.no_progress)
     # Batch systems stop jobs with SIGTERM (Slurm at its time limit): stop as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)

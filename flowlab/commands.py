@@ -34,7 +34,7 @@ def _examples(args) -> int:
 def _check(args) -> int:
     from flowlab import selfcheck
 
-    return selfcheck.main_check(args.notebook)
+    return selfcheck.main_check(args.notebook, sandbox="none" if args.no_sandbox else "bwrap")
 
 
 def _demo(args) -> int:
@@ -79,8 +79,11 @@ def register(subparsers) -> None:
     examples.set_defaults(run=_examples)
 
     check = subparsers.add_parser(
-        "check", help="self-check a lab notebook: run it as the grader would, report each check")
+        "check", help="grade one lab notebook exactly as `flowlab grade` would, report each check")
     check.add_argument("notebook", help="path to your lab notebook (.ipynb)")
+    check.add_argument("--no-sandbox", action="store_true",
+                       help="run without bubblewrap (only for your own notebook, on a machine "
+                            "without it; never for someone else's submission)")
     check.set_defaults(run=_check)
 
     demo = subparsers.add_parser(

@@ -19,6 +19,7 @@ SOLUTIONS = ROOT / "solutions"
 LABS = ROOT / "labs"
 AUTOGRADER = ROOT / "autograder"
 CONFIG = AUTOGRADER / "nbgrader_config.py"
+VERIFIERS = AUTOGRADER / "verifiers"
 WORK = ROOT / "work"
 
 

@@ -1,8 +1,8 @@
 """A tiny nbgrader lab and hostile submissions for the grading tests (no TensorFlow needed).
 
 ``lab00_tiny`` has two answer cells and two test cells (2 + 3 points); each test cell has a visible
-check and a hidden one. Submissions are the student version with answers filled in and, for the
-hostile cases, extra code or edited cells.
+check, and its verifier (:data:`VERIFIER`) checks both functions on fresh probes. Submissions are
+the student version with answers filled in and, for the hostile cases, extra code or edited cells.
 """
 
 import copy
@@ -17,15 +17,39 @@ SECRET = "HIDDEN-SECRET-7f3a"
 ANSWER_ADD = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION\n"
 ANSWER_MUL = "def mul(a, b):\n    ### BEGIN SOLUTION\n    return a * b\n    ### END SOLUTION\n"
 TEST_ADD = ("from flowlab import checks\n"
-            "checks.expect(add(1, 2) == 3, 'add(1, 2) should be 3')\n"
-            "### BEGIN HIDDEN TESTS\n"
-            f"checks.expect(add(-1, 1) == 0, 'add(-1, 1) should be 0')  # {SECRET}\n"
-            "### END HIDDEN TESTS\n")
+            "checks.expect(add(1, 2) == 3, 'add(1, 2) should be 3')\n")
 TEST_MUL = ("from flowlab import checks\n"
-            "checks.expect(mul(2, 3) == 6, 'mul(2, 3) should be 6')\n"
-            "### BEGIN HIDDEN TESTS\n"
-            f"checks.expect(mul(-2, 4) == -8, 'mul(-2, 4) should be -8')  # {SECRET}\n"
-            "### END HIDDEN TESTS\n")
+            "checks.expect(mul(2, 3) == 6, 'mul(2, 3) should be 6')\n")
+# The tiny lab's trusted checks. They never enter a student's kernel, so SECRET, which sits in
+# their source, must never show up in anything a student's code produced.
+VERIFIER = f'''"""Trusted checks of {LAB}.  {SECRET}"""
+import numpy as np
+
+from flowlab.grading.verifier import Task
+
+FIXED = [(1, 2), (-2, 4), (-1, 1)]
+
+
+def probes(rng):
+    pairs = np.array(FIXED + rng.integers(-50, 50, size=(8, 2)).tolist())
+    return {{"a": pairs[:, 0], "b": pairs[:, 1]}}
+
+
+def _judge(ev, key, name, op):
+    a, b = ev.probes["a"], ev.probes["b"]
+    got = ev.array(key)
+    assert got.shape == a.shape, f"{{name}} should give one number per pair"
+    for x, y, value in zip(a, b, got):
+        assert value == op(x, y), f"{{name}}({{x}}, {{y}}) should be {{op(x, y)}}"
+
+
+TASKS = [
+    Task("test_add", {{"sums": "[add(int(x), int(y)) for x, y in zip(_P.a, _P.b)]"}},
+         lambda ev: _judge(ev, "sums", "add", lambda x, y: x + y)),
+    Task("test_mul", {{"products": "[mul(int(x), int(y)) for x, y in zip(_P.a, _P.b)]"}},
+         lambda ev: _judge(ev, "products", "mul", lambda x, y: x * y)),
+]
+'''
 
 
 def _meta(grade_id, *, grade=False, solution=False, locked=False, points=0):
@@ -52,7 +76,14 @@ def write_tiny_source(root: Path) -> Path:
     folder = Path(root) / LAB
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / f"{LAB}.ipynb")
+    verifiers(root).mkdir(exist_ok=True)
+    (verifiers(root) / f"{LAB}.py").write_text(VERIFIER)
     return Path(root)
+
+
+def verifiers(source: Path) -> Path:
+    """The tiny lab's verifier folder, beside its source notebook's folder."""
+    return Path(source) / "verifiers"
 
 
 def submission(release: Path, add: str = "    return a + b\n", mul: str = "    return a * b\n",
@@ -221,11 +252,12 @@ def tiny_course(root: Path) -> tuple[Path, Path, Path]:
 def seed_template(out: Path, source: Path, template: Path) -> Path:
     """Give a fresh ``--out`` folder the already generated template (what a first run caches), so
     tests do not pay for generating it again. Returns ``out``."""
-    import hashlib
     import shutil
+
+    from flowlab.grading.batch import source_digest
 
     cache = out / ".template"
     shutil.copytree(template, cache / "course")
-    digest = hashlib.sha256((source / LAB / f"{LAB}.ipynb").read_bytes()).hexdigest()
+    digest = source_digest(source / LAB / f"{LAB}.ipynb", verifiers(source) / f"{LAB}.py")
     (cache / "source.sha256").write_text(f"{LAB}:{digest}")
     return out

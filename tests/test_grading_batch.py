@@ -40,7 +40,8 @@ def run(lab, out, submissions=None, **options):
         gf.seed_template(out, lab["source"], lab["template"])
     options.setdefault("limits", LIMITS)
     return batch.grade(gf.LAB, submissions or lab["subs"], out,
-                       batch.Options(source=lab["source"], progress=False, export=False, **options))
+                       batch.Options(source=lab["source"], verifiers=gf.verifiers(lab["source"]),
+                                     progress=False, export=False, **options))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,8 @@ def test_two_workers_give_byte_identical_grades(one_and_two):
     rows = gf.read_csv(one / "grades.csv")
     assert {s: (r["status"], r["total"]) for s, r in rows.items()} == {
         "alice": ("graded", "5"), "bob": ("graded", "2"), "carol": ("invalid", ""),
-        "dave": ("crashed", ""), "erin": ("graded", "5"), "frank": ("wrong_lab", "")}
+        "dave": ("crashed", ""), "erin": ("graded", "0"), "frank": ("wrong_lab", "")}
+    # erin's wrong answers switched the notebook's checks off: flagged, and scored as wrong.
     assert "patches module attribute checks.expect" in rows["erin"]["flags"]
     assert gradebook.students(one / "course", gf.LAB) == gradebook.students(two / "course", gf.LAB) \
         == ["alice", "bob", "erin"]
@@ -136,7 +138,8 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_resumes(lab):
         gf.write(gf.submission(lab["release"]), subs / f"{name}.ipynb")
     out = gf.seed_template(lab["tmp"] / "many-out", lab["source"], lab["template"])
     command = [sys.executable, "-m", "flowlab.cli", "grade", gf.LAB, str(subs), "--out", str(out),
-               "--source", str(lab["source"]), "--no-progress",
+               "--source", str(lab["source"]), "--verifiers", str(gf.verifiers(lab["source"])),
+               "--no-progress",
                # The same limits as `run` below: other limits would (rightly) re-grade everyone.
                "--cell-timeout", str(LIMITS.cell_timeout), "--notebook-timeout",
                str(LIMITS.notebook_timeout), "--memory-mb", str(LIMITS.memory_mb),

@@ -40,7 +40,9 @@ def graded(tmp_path_factory):
     canary.write_text("untouched")
     out = tmp / "out"
     submissions = tmp / "submissions"
-    secrets = [source / gf.LAB / f"{gf.LAB}.ipynb",   # the source notebook with hidden tests
+    secrets = [gf.verifiers(source) / f"{gf.LAB}.py",  # the trusted checks
+               course.VERIFIERS,                        # the course's trusted checks
+               source / gf.LAB / f"{gf.LAB}.ipynb",     # the source notebook
                submissions / "alice.ipynb",             # another student's submission
                out / "course" / "gradebook.db",         # the course gradebook
                course.CONFIG,                           # the nbgrader config
@@ -51,7 +53,8 @@ def graded(tmp_path_factory):
     # snoop reports that its reads of those failed.
     before = tree_digest(source, submissions)
     summary = batch.grade(gf.LAB, submissions, out,
-                          batch.Options(workers=2, source=source, limits=LIMITS, progress=False))
+                          batch.Options(workers=2, source=source, verifiers=gf.verifiers(source),
+                                        limits=LIMITS, progress=False))
     return {"out": out, "rows": gf.read_csv(out / "grades.csv"), "summary": summary,
             "cases": cases, "canary": canary, "before": before,
             "after": tree_digest(source, submissions)}
@@ -118,7 +121,7 @@ def test_huge_output_is_capped(graded):
     ("shuffler", "2", "reordered graded cells"),
     ("greedy", "2", "edited nbgrader metadata of test_mul (points 3->30)"),
     ("editor", "2", "changed test cell test_mul"),
-    ("patcher", None, "patches module attribute checks.expect (cell answer_add)"),
+    ("patcher", "0", "patches module attribute checks.expect (cell answer_add)"),
     ("tracer", "5", "interpreter hook sys.settrace (cell answer_add)"),
     ("historian", "5", "reads cell history or builtins In (cell answer_mul)"),
     ("exiter", None, "interpreter hook os._exit (cell answer_add)"),
@@ -147,16 +150,15 @@ def test_sandbox_blocked_reads_writes_and_network(graded):
     assert "alice" in gradebook.students(graded["out"] / "course", gf.LAB)
 
 
-def test_feedback_hides_hidden_tests_but_says_what_failed(graded):
+def test_trusted_checks_never_reach_the_kernel_but_feedback_says_what_failed(graded):
     feedback = graded["out"] / "feedback"
     for page in feedback.glob("*.html"):
         assert gf.SECRET not in page.read_text(), page.name
     hidden = (feedback / "hidden.html").read_text()
     assert "mul(-2, 4) should be -8" in hidden
-    assert "hidden tests: not shown in feedback" in hidden
-    # The historian printed `In`, which held a hidden test: it reached the notebook, not feedback.
-    autograded = graded["out"] / "course" / "autograded" / "historian" / gf.LAB / f"{gf.LAB}.ipynb"
-    assert gf.SECRET in autograded.read_text()
+    # The historian printed `In`: it holds the evidence requests, never the checks themselves.
+    for autograded in (graded["out"] / "course" / "autograded").rglob("*.ipynb"):
+        assert gf.SECRET not in autograded.read_text(), autograded
 
 
 def test_gradebook_holds_exactly_the_graded_students(graded):

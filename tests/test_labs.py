@@ -37,3 +37,17 @@ def test_self_check_reports_each_task_of_the_first_lab(tmp_path):
     assert by_test["make_moons_test"].status == "failed"
     assert "centred near (0.5, 0.25)" in by_test["make_moons_test"].message
     assert by_test["base_sampling_test"].status == "passed"
+    # The partly wrong example's scale and shift are swapped: the trusted check says so.
+    assert by_test["bijectors_test"].status == "failed"
+    assert "scale.forward" in by_test["bijectors_test"].message
+
+
+def test_self_check_explains_what_it_cannot_check(tmp_path):
+    with pytest.raises(selfcheck.CheckError, match="No notebook at"):
+        selfcheck.check(tmp_path / "missing.ipynb")
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    with pytest.raises(selfcheck.CheckError, match="not a readable notebook"):
+        selfcheck.check(tmp_path / "broken.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "empty.ipynb")
+    with pytest.raises(selfcheck.CheckError, match="holds none of the graded cells"):
+        selfcheck.check(tmp_path / "empty.ipynb")

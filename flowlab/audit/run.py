@@ -15,18 +15,13 @@ def _solution_tasks(release: nbformat.NotebookNode) -> list[str]:
     return [gid for gid, meta in intake.graded_cells(release) if meta.get("solution")]
 
 
-def readings(notebook: nbformat.NotebookNode) -> list[verdicts.Reading]:
-    """The threshold lines (:data:`flowlab.checks.THRESHOLD_LINE`) printed by the test cells of an
-    autograded notebook."""
+def readings(record: dict) -> list[verdicts.Reading]:
+    """The threshold readings (:data:`flowlab.checks.THRESHOLD_LINE`) the trusted checks noted for
+    one graded notebook."""
     found = []
-    for cell in notebook.cells:
-        test = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if not test or cell.cell_type != "code":
-            continue
-        for output in cell.get("outputs", []):
-            if output.output_type != "stream" or output.name != "stdout":
-                continue
-            for match in checks.THRESHOLD_LINE.finditer(output.text):
+    for test, verdict in sorted(record.get("verdicts", {}).get("verdicts", {}).items()):
+        for note in verdict.get("notes", []):
+            for match in checks.THRESHOLD_LINE.finditer(note):
                 try:
                     found.append(verdicts.Reading(test, match["name"], float(match["value"]),
                                                   float(match["limit"])))
@@ -66,7 +61,7 @@ def grade(lab: str, notebooks: dict[str, nbformat.NotebookNode], out: Path,
         notebook = (nbformat.read(autograded, as_version=4) if autograded.is_file()
                     else nbformat.v4.new_notebook())
         results[student] = verdicts.Graded(record["status"], record.get("reason", ""),
-                                           dict(record.get("scores") or {}), readings(notebook),
+                                           dict(record.get("scores") or {}), readings(record),
                                            "; ".join(record.get("flags", [])),
                                            cell_problems(notebook))
     return results

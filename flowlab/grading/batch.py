@@ -24,7 +24,7 @@ import nbformat
 from tqdm import tqdm
 
 from flowlab import course
-from flowlab.grading import gradebook, intake, report, sandbox, shard, tamper
+from flowlab.grading import gradebook, intake, report, sandbox, shard, tamper, verifier
 from flowlab.grading.limits import Limits
 from flowlab.grading.worker import Job, Outcome, Running, ZygotePool, grade_one, make_template
 
@@ -38,6 +38,7 @@ class Options:
     shard: tuple[int, int] | None = None
     pattern: str = intake.DEFAULT_PATTERN
     source: Path = course.SOLUTIONS
+    verifiers: Path = course.VERIFIERS
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "auto"
     progress: bool = True
@@ -88,6 +89,13 @@ def source_notebook(source: Path, lab: str) -> Path:
         raise GradingError(f"No lab {lab!r} in {source} (expected {path}). Labs there: "
                            f"{', '.join(labs) or 'none'}.")
     return path
+
+
+def source_digest(source_path: Path, verifier_file: Path) -> str:
+    """What a lab's grades depend on besides the submission: its source notebook and verifier."""
+    digest = hashlib.sha256(source_path.read_bytes())
+    digest.update(verifier_file.read_bytes() if verifier_file.is_file() else b"")
+    return digest.hexdigest()
 
 
 def tasks_of(release) -> list[tuple[str, float]]:
@@ -171,11 +179,21 @@ def grade(lab: str, submissions: Path, out: Path, options: Options | None = None
         summary.warnings.append(chosen.warning)
     with locked(out), tempfile.TemporaryDirectory(prefix="flowlab-grade-") as tmp:
         scratch = Path(tmp)
-        source_hash = hashlib.sha256(source_path.read_bytes()).hexdigest()
+        hidden = intake.hidden_test_cells(nbformat.read(source_path, as_version=4))
+        if hidden:
+            raise GradingError(f"{source_path} has hidden tests in {', '.join(hidden)}: they would run "
+                               "in the student's kernel. Move them into the lab's verifier "
+                               f"({verifier.verifier_path(lab, options.verifiers)}).")
+        source_hash = source_digest(source_path, verifier.verifier_path(lab, options.verifiers))
         template = cached_template(out, lab, source, source_hash)
         final = prepare_course(out, template, lab, source_hash, options.force)
         release = nbformat.read(template / "release" / lab / f"{lab}.ipynb", as_version=4)
         tasks = tasks_of(release)
+        try:
+            verifier.load(lab, options.verifiers, [gid for gid, meta in intake.graded_cells(release)
+                                                   if meta.get("grade") and not meta.get("solution")])
+        except verifier.VerifierError as error:
+            raise GradingError(str(error)) from None
         run_key = hashlib.sha256(json.dumps([source_hash, options.limits.as_dict(), chosen.kind])
                                  .encode()).hexdigest()
         try:
@@ -240,13 +258,15 @@ def _run(todo, lab, source, template, scratch, out, final, chosen, options) -> b
     try:
         futures = [pool.submit(_safe_grade, Job(lab, sub.student, sub.path, source, template,
                                               scratch / "students" / sub.student, options.limits,
-                                              sandbox.KERNEL_NAME, jupyter), running, zygotes)
+                                              sandbox.KERNEL_NAME, jupyter, options.verifiers),
+                                  running, zygotes)
                    for sub, _ in todo]
         for future in as_completed(futures):
             outcome = future.result()
             record = records[outcome.student]
             record.update(status=outcome.status, reason=outcome.reason, scores=outcome.scores,
-                          seconds=round(outcome.seconds, 2))
+                          seconds=round(outcome.seconds, 2), verdicts=outcome.verdicts)
+            record["flags"] = record["flags"] + disagreements(outcome.verdicts)
             with deferred_sigint():
                 store(out, final, lab, record, outcome)
             shutil.rmtree(scratch / "students" / outcome.student, ignore_errors=True)
@@ -260,6 +280,14 @@ def _run(todo, lab, source, template, scratch, out, final, chosen, options) -> b
         pool.shutdown(wait=True, cancel_futures=True)
         zygotes.close()
         bar.close()
+
+
+def disagreements(verdicts: dict) -> list[str]:
+    """Test cells whose visible checks failed in the notebook while the trusted check passed: the
+    score stands, but a human should see why the two disagree."""
+    return [f"visible checks of {test} failed in the notebook, the trusted check passed"
+            for test, verdict in sorted(verdicts.get("verdicts", {}).items())
+            if verdict.get("passed") and verdict.get("notebook_failed")]
 
 
 def _safe_grade(job: Job, running: Running, zygotes: ZygotePool) -> Outcome:

@@ -165,6 +165,14 @@ def graded_cells(nb) -> list[tuple[str, dict]]:
     return cells
 
 
+def hidden_test_cells(nb) -> list[str]:
+    """Cells of a source notebook holding nbgrader hidden tests. nbgrader would run them in the
+    student's kernel, where student code can read and defeat them; trusted checks live in the
+    lab's verifier instead."""
+    return [str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{index + 1}")
+            for index, cell in enumerate(nb.cells) if "BEGIN HIDDEN TESTS" in cell.get("source", "")]
+
+
 def validate(sub: Submission, lab: str, release) -> nbformat.NotebookNode | None:
     """Read ``sub`` and check it is a notebook of ``lab`` (compared with the ``release`` notebook).
 

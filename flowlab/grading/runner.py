@@ -17,7 +17,6 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    Execute,
     GetGrades,
     IgnorePattern,
     LimitOutput,
@@ -27,8 +26,8 @@ from nbgrader.utils import capture_log
 from traitlets.config import Config, PyFileConfigLoader
 
 from flowlab import course
-from flowlab.grading.feedback import HideHiddenTests
 from flowlab.grading.limits import CapOutput
+from flowlab.grading.trusted import ApplyVerdicts, ExecuteWithEvidence
 
 
 def config_for(job: dict) -> Config:
@@ -55,10 +54,16 @@ def config_for(job: dict) -> Config:
         # the host's /tmp, which the sandbox replaces with its own; the runtime folder is bound.
         config.KernelManager.connection_file = str(Path(job["runtime"]) / "kernel.json")
         config.Execute.startup_timeout = 30
+    if job["action"] == "grade":
+        config.ExecuteWithEvidence.lab = job["lab"]
+        config.ExecuteWithEvidence.verifier_folder = str(Path(job["verifiers"]).resolve())
+        config.ExecuteWithEvidence.probe_seed = job["probe_seed"]
+        config.ApplyVerdicts.report = job["verdicts"]
+    # The verdicts replace what the test cells raised before nbgrader saves the scores.
     config.Autograde.autograde_preprocessors = [
-        Execute, CapOutput, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-        AssignLatePenalties, CheckCellMetadata]
-    config.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+        ExecuteWithEvidence, ApplyVerdicts, CapOutput, IgnorePattern, ClearMetadataPreprocessor,
+        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    config.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]
     return config
 
 

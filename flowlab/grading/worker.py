@@ -9,6 +9,7 @@ that the whole-notebook time limit can kill it together with its kernel.
 import contextlib
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -39,6 +40,7 @@ class Job:
     limits: Limits
     kernel_name: str
     jupyter_path: Path
+    verifiers: Path
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Outcome:
     scores: dict[str, float] = field(default_factory=dict)
     course_root: Path | None = None
     seconds: float = 0.0
+    verdicts: dict = field(default_factory=dict)
+    """Per test cell: passed, message, notes (readings), notebook_failed; and the probe seed."""
 
 
 class Running:
@@ -304,9 +308,12 @@ def grade_one(job: Job, running: Running | None = None, zygotes: ZygotePool | No
     root = prepare(job)
     runtime = job.scratch / "runtime"
     runtime.mkdir(exist_ok=True)
+    # Fresh probes every run: evidence computed for another run's inputs is worth nothing.
     spec = {"action": "grade", "lab": job.lab, "student": job.student, "source": str(job.source),
             "course_root": str(root), "result": str(job.scratch / "result.json"),
-            "kernel_name": job.kernel_name, "runtime": str(runtime), "limits": job.limits.as_dict()}
+            "kernel_name": job.kernel_name, "runtime": str(runtime), "limits": job.limits.as_dict(),
+            "verifiers": str(job.verifiers), "probe_seed": secrets.randbits(63),
+            "verdicts": str(job.scratch / "verdicts.json")}
     job_file = job.scratch / "job.json"
     job_file.write_text(json.dumps(spec))
     env, log = runner_env(job, runtime), job.scratch / "grader.log"
@@ -323,6 +330,9 @@ def grade_one(job: Job, running: Running | None = None, zygotes: ZygotePool | No
         autograded = root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
         outcome.reason = "; ".join(cell_notes(autograded, job.limits))
         outcome.scores = gradebook.scores(root, job.lab, job.student)
+        verdicts_file = job.scratch / "verdicts.json"
+        if verdicts_file.is_file():
+            outcome.verdicts = json.loads(verdicts_file.read_text())
         if not result.get("feedback", {}).get("success"):
             outcome.reason = "; ".join(filter(None, [outcome.reason, "feedback could not be generated"]))
     outcome.seconds = time.monotonic() - start
