@@ -28,12 +28,13 @@ class EvidenceError(ValueError):
 
 def encode_array(array: np.ndarray) -> dict:
     """A numeric array as JSON: dtype, shape and base64 of its bytes (little-endian)."""
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array)
     if array.dtype.kind not in ARRAY_KINDS:
         raise TypeError(f"cannot send an array of dtype {array.dtype}")
     array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+    # tobytes() writes C order whatever the layout; a 0-d array keeps its shape ().
     return {"dtype": array.dtype.str, "shape": list(array.shape),
-            "data": base64.b64encode(array.tobytes()).decode("ascii")}
+            "data": base64.b64encode(array.tobytes(order="C")).decode("ascii")}
 
 
 def decode_array(spec: dict, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
