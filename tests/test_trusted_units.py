@@ -123,7 +123,8 @@ def test_grader_refuses_a_source_with_hidden_tests(tmp_path):
     source = gf.write_tiny_source(tmp_path / "source")
     notebook = source / gf.LAB / f"{gf.LAB}.ipynb"
     nb = nbformat.read(notebook, as_version=4)
-    gf.cell_by_id(nb, "test_add").source += "### BEGIN HIDDEN TESTS\nassert add(0, 0) == 0\n### END HIDDEN TESTS\n"
+    gf.cell_by_id(nb, "test_add").source += ("### BEGIN HIDDEN TESTS\nassert add(0, 0) == 0\n"
+                                             "### END HIDDEN TESTS\n")
     nbformat.write(nb, notebook)
     (tmp_path / "subs").mkdir()
     with pytest.raises(batch.GradingError, match="hidden tests in test_add"):
