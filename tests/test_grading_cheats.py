@@ -46,10 +46,16 @@ CHEATS = {
         "    def visit_Expr(self, node):\n"
         "        return ast.Pass() if 'checks' in ast.dump(node) else node\n"
         "getattr(get_ipython(), 'ast_' + 'transformers').append(Drop())\n"),
+    # Jumps over every line of a cell that calls a check.
     "settrace": (
-        "import sys\ndef tracer(frame, event, arg):\n"
-        "    if event == 'exception':\n        frame.f_locals.clear()\n    return tracer\n"
-        "getattr(sys, 'set' + 'trace')(tracer)\n"),
+        "import linecache, sys\n"
+        "def skip(frame, event, arg):\n"
+        "    if event == 'line' and 'checks.expect' in linecache.getline(frame.f_code.co_filename,"
+        " frame.f_lineno):\n"
+        "        try:\n            frame.f_lineno = frame.f_lineno + 1\n"
+        "        except ValueError:\n            pass\n"
+        "    return skip\n"
+        "getattr(sys, 'set' + 'trace')(lambda frame, event, arg: skip)\n"),
     "custom_exc": (
         "def swallow(shell, etype, value, tb, tb_offset=None):\n    return None\n"
         "get_ipython().set_custom_exc((AssertionError,), swallow)\n"),
