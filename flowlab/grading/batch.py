@@ -250,7 +250,8 @@ def _run(todo, lab, source, template, scratch, out, final, chosen, options) -> b
     jupyter = scratch / "jupyter"
     sandbox.write_kernelspec(jupyter, chosen, options.limits)
     running = Running()
-    zygotes = ZygotePool(_tool_env(), running)
+    zygotes = ZygotePool(dict(_tool_env(), FLOWLAB_PRELOAD_LAB=lab,
+                              FLOWLAB_PRELOAD_VERIFIERS=str(options.verifiers)), running)
     records = {sub.student: record for sub, record in todo}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {lab}", disable=not options.progress,
                dynamic_ncols=True)

@@ -12,6 +12,7 @@ The judge runs in the grader's process with the reference code and data; its ver
 decides the cell's points.
 """
 
+import hashlib
 import importlib.util
 import json
 import sys
@@ -127,12 +128,30 @@ def verifier_path(lab: str, folder: Path) -> Path:
     return Path(folder) / f"{lab}.py"
 
 
+_LOADED: dict[tuple[str, str], "Verifier"] = {}
+
+
 def load(lab: str, folder: Path, graded_tests: list[str] | None = None) -> Verifier:
-    """Load ``folder/<lab>.py``; with ``graded_tests``, check it has a task for each of them."""
+    """Load ``folder/<lab>.py``; with ``graded_tests``, check it has a task for each of them.
+
+    A verifier already loaded from the same bytes is reused: the grading zygote loads it once, so
+    every forked grading process starts with it (and TensorFlow, if it imports that) in memory.
+    Verifier modules must therefore only import and define at import time, never run TF ops.
+    """
     path = verifier_path(lab, folder)
     if not path.is_file():
         raise VerifierError(f"No verifier for {lab}: expected {path}. Every graded test cell is "
                             "scored by a trusted check there (see docs/grading.md).")
+    key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
+    loaded = _LOADED.get(key) or _import(lab, path)
+    _LOADED[key] = loaded
+    missing = sorted(set(graded_tests or []) - set(loaded.tasks))
+    if missing:
+        raise VerifierError(f"The verifier {path} has no task for the graded cells {missing}.")
+    return loaded
+
+
+def _import(lab: str, path: Path) -> Verifier:
     name = f"flowlab_verifier_{lab}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -142,9 +161,6 @@ def load(lab: str, folder: Path, graded_tests: list[str] | None = None) -> Verif
     except Exception as error:
         raise VerifierError(f"The verifier {path} does not load: {type(error).__name__}: {error}") from error
     tasks = {task.test: task for task in getattr(module, "TASKS", [])}
-    missing = sorted(set(graded_tests or []) - set(tasks))
-    if missing:
-        raise VerifierError(f"The verifier {path} has no task for the graded cells {missing}.")
     if not callable(getattr(module, "probes", None)):
         raise VerifierError(f"The verifier {path} defines no probes(rng) function.")
     return Verifier(lab, path, tasks, module.probes, module)

@@ -54,10 +54,23 @@ def _child(request: dict) -> None:
         os._exit(code)
 
 
+def preload_verifier() -> None:
+    """Load the lab's verifier (and what it imports, TensorFlow for most labs) before forking, so
+    each grading process does not import it again. A verifier that fails to load is reported by
+    the grading process itself."""
+    lab, folder = os.environ.get("FLOWLAB_PRELOAD_LAB"), os.environ.get("FLOWLAB_PRELOAD_VERIFIERS")
+    if lab and folder:
+        from flowlab.grading import verifier
+
+        with contextlib.suppress(Exception):
+            verifier.load(lab, folder)
+
+
 def main() -> None:
     die_with_parent()
     from flowlab.grading import runner  # noqa: F401  (the point: import before forking)
 
+    preload_verifier()
     out = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)
