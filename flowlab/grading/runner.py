@@ -29,6 +29,7 @@ from traitlets.config import Config, PyFileConfigLoader
 from flowlab import course
 from flowlab.grading.feedback import HideHiddenTests
 from flowlab.grading.limits import CapOutput
+from flowlab.grading.sanitize import SanitizeOutputs
 
 
 def config_for(job: dict) -> Config:
@@ -56,7 +57,8 @@ def config_for(job: dict) -> Config:
         config.KernelManager.connection_file = str(Path(job["runtime"]) / "kernel.json")
         config.Execute.startup_timeout = 30
     config.Autograde.autograde_preprocessors = [
-        Execute, CapOutput, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+        Execute, CapOutput, SanitizeOutputs,
+        IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata]
     config.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
     return config
