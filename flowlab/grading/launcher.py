@@ -28,7 +28,7 @@ ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "grou
 # The grader's environment variables a kernel gets (course.grading_environment() sets most of
 # them); everything else the grader has, tokens and credentials included, stays outside.
 ENV_ALLOWED = {"PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONWARNINGS",
-               "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "MPLBACKEND", "LOKY_MAX_CPU_COUNT",
+               "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "MPLBACKEND", "LOKY_MAX_CPU_COUNT",
                "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "PYDEVD_DISABLE_FILE_VALIDATION", "FLOWLAB_BUDGET", "FLOWLAB_SEED"}
 ENV_PREFIXES = ("TF_",)
