@@ -152,16 +152,28 @@ def descendants(root: int, children: dict[int, list[int]]) -> list[int]:
     return tree
 
 
-def memory_of(pid: int) -> int:
-    """Bytes of RAM ``pid`` uses: its proportional share (Pss), so pages shared between forked
-    processes count once; its resident size where Pss cannot be read."""
+def resident_of(pid: int) -> int:
+    """Bytes of RAM ``pid`` has resident (pages shared with other processes included)."""
+    with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/statm", "rb") as handle:
+        return int(handle.read().split()[1]) * PAGE
+    return 0
+
+
+def proportional_of(pid: int) -> int:
+    """Bytes of RAM ``pid`` uses as its proportional share (Pss), so pages shared between forked
+    processes count once over the tree; its resident size where Pss cannot be read."""
     with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
         for line in handle:
             if line.startswith(b"Pss:"):
                 return int(line.split()[1]) << 10
-    with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/statm", "rb") as handle:
-        return int(handle.read().split()[1]) * PAGE
-    return 0
+    return resident_of(pid)
+
+
+def memory_of(tree: list[int], cap: int) -> int:
+    """RAM used by the processes of ``tree``: the cheap resident sum while it is under ``cap`` (it
+    is never below the proportional sum), the proportional sum once it is not."""
+    resident = sum(resident_of(pid) for pid in tree)
+    return resident if resident <= cap else sum(proportional_of(pid) for pid in tree)
 
 
 def _is_kernel(pid: int) -> bool:
@@ -232,7 +244,7 @@ def watch(child: int, memory_cap: int, runtime: str | None) -> int:
         if done:
             return _exit_code(status)
         tree, children = tree_of(child)
-        used = sum(memory_of(pid) for pid in tree)
+        used = memory_of(tree, memory_cap)
         if used > memory_cap or len(tree) > MAX_PROCESSES:
             kernel = next((pid for pid in tree if _is_kernel(pid)), None)
             extra = descendants(kernel, children)[1:] if kernel is not None else []
