@@ -21,7 +21,7 @@ import grading_fixtures as gf
 import nbformat
 import pytest
 
-from flowlab.grading import batch, sandbox
+from flowlab.grading import batch, launcher, sandbox
 from flowlab.grading.limits import Limits
 
 pytestmark = pytest.mark.slow
@@ -129,6 +129,29 @@ statuses = [os.waitpid(pid, 0)[1] for pid in children]
 print('CHILDREN', ['killed' if os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 else 'ended' for s in statuses])
 """
 
+SPAWN = """
+import os, time
+children = []
+for _ in range(100):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(6)
+        os._exit(0)
+    children.append(pid)
+print('KILLED', sum(1 for pid in children if os.WIFSIGNALED(os.waitpid(pid, 0)[1])))
+"""
+
+RUNTIME_FILL = """
+import os, time
+from ipykernel.connect import get_connection_file
+runtime = os.path.dirname(get_connection_file())
+for i in range(200):
+    with open(os.path.join(runtime, f'junk{i}'), 'w') as handle:
+        handle.write('x' * 10_000)
+time.sleep(6)
+print('RUNTIME FILLED')
+"""
+
 SCRIPTS = """
 from IPython.display import HTML, Javascript, SVG, Markdown, display
 mark = 'PWN' + 'ED'
@@ -196,7 +219,7 @@ def write_batch(release: Path, folder: Path, canaries: dict) -> None:
     attacks = {"caps": CAPABILITIES, "symlinks": SYMLINKS.format(lab=gf.LAB, **canaries),
                "environ": ENVIRONMENT,
                "filler": FILL.format(shm=sandbox.SHM_MB, workdir=sandbox.WORKDIR_MB, tmp=sandbox.TMP_MB),
-               "spread": SPREAD, "scripts": SCRIPTS}
+               "spread": SPREAD, "spawner": SPAWN, "scripts": SCRIPTS, "socketfill": RUNTIME_FILL}
     for student, code in attacks.items():
         gf.write(gf.submission(release, extra=code, **wrong), folder / f"{student}.ipynb")
     nb = gf.submission(release, **wrong)
@@ -308,8 +331,8 @@ def test_honest_student_keeps_full_marks_and_wrong_scores_zero(graded):
     assert (rows["wrong"]["status"], rows["wrong"]["total"]) == ("graded", "0")
 
 
-@pytest.mark.parametrize("student", ["caps", "symlinks", "environ", "filler", "spread", "scripts",
-                                     "writer"])
+@pytest.mark.parametrize("student", ["caps", "symlinks", "environ", "filler", "spread", "spawner",
+                                     "scripts", "writer"])
 def test_attackers_score_what_their_wrong_answers_score(graded, student):
     rows = graded["rows"]
     tasks = ("status", "total", "test_add", "test_mul")
@@ -371,6 +394,20 @@ def test_memory_spread_over_child_processes_is_stopped(graded):
     assert "CHILDREN ['killed', 'killed', 'killed']" in printed, printed + graded["rows"]["spread"]["reason"]
     reason = graded["rows"]["spread"]["reason"]
     assert f"over the {LIMITS.memory_mb} MiB memory cap" in reason
+
+
+def test_too_many_processes_are_stopped(graded):
+    printed = outputs_text(autograded(graded["out"], "spawner"))
+    killed = int(re.search(r"KILLED (\d+)", printed).group(1))
+    # Children forked after the last kill may live on, as long as they stay under the cap.
+    assert killed >= 100 - launcher.MAX_PROCESSES, printed + graded["rows"]["spawner"]["reason"]
+    assert "processes at once, over the process cap" in graded["rows"]["spawner"]["reason"]
+
+
+def test_filling_the_runtime_folder_stops_the_kernel(graded):
+    row = graded["rows"]["socketfill"]
+    assert row["status"] == "crashed" and row["total"] == ""
+    assert "filled its runtime (socket) folder" in row["reason"]
 
 
 def test_student_content_cannot_run_script(graded):

@@ -239,28 +239,38 @@ def sandbox_report(job: Job) -> Path:
 
 
 def sandbox_notes(job: Job) -> list[str]:
-    """What the launcher's watchdog stopped, in words."""
+    """What the launcher's watchdog stopped, in words: one note per kind of event, for its worst
+    occurrence."""
     path = sandbox_report(job)
     if not path.is_file() or path.is_symlink():
         return []
-    notes = []
-    for line in path.read_text(errors="replace").splitlines()[:20]:
+    worst: dict[str, dict] = {}
+    times: dict[str, int] = {}
+    for line in path.read_text(errors="replace").splitlines()[:1000]:
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
             continue
+        kind = event.get("event")
+        times[kind] = times.get(kind, 0) + 1
+        key = "used_mb" if kind == "memory" else "processes"
+        if kind not in worst or event.get(key, 0) > worst[kind].get(key, 0):
+            worst[kind] = event
+    notes = []
+    for kind, event in worst.items():
         killed = ("the whole sandbox was stopped" if event.get("killed") == "all"
-                  else f"{event.get('killed')} child process(es) were killed")
-        if event.get("event") == "memory":
+                  else "its child processes were killed")
+        again = f", {times[kind]} times" if times[kind] > 1 else ""
+        if kind == "memory":
             notes.append(f"the student's processes together used {event.get('used_mb')} MiB, over the "
                          f"{event.get('cap_mb')} MiB memory cap ({event.get('processes')} processes); "
-                         f"{killed}")
-        elif event.get("event") == "processes":
-            notes.append(f"the student's code started {event.get('processes')} processes at once, "
-                         f"over the process cap; {killed}")
-        elif event.get("event") == "runtime":
+                         f"{killed}{again}")
+        elif kind == "processes":
+            notes.append(f"the student's code ran {event.get('processes')} processes at once, over the "
+                         f"process cap; {killed}{again}")
+        elif kind == "runtime":
             notes.append("the kernel filled its runtime (socket) folder; the sandbox was stopped")
-    return list(dict.fromkeys(notes))
+    return notes
 
 
 def run_job(job_file: Path, env: dict, log: Path, timeout: float, running: Running | None) -> bool:
