@@ -23,7 +23,7 @@ else
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap
-if bwrap --ro-bind / / --unshare-net --unshare-pid --die-with-parent true; then
+if bwrap --unshare-user --cap-drop ALL --ro-bind / / --unshare-net --unshare-pid --die-with-parent true; then
     echo "bubblewrap installed and working: $(command -v bwrap)"
 else
     echo "bubblewrap installed but cannot create namespaces here (containers may forbid it);" \

@@ -24,7 +24,7 @@ import nbformat
 from tqdm import tqdm
 
 from flowlab import course
-from flowlab.grading import gradebook, intake, report, sandbox, shard, tamper, verifier
+from flowlab.grading import copyback, gradebook, intake, report, sandbox, shard, tamper, verifier
 from flowlab.grading.limits import Limits
 from flowlab.grading.worker import Job, Outcome, Running, ZygotePool, grade_one, make_template
 
@@ -149,13 +149,15 @@ def store(out: Path, final: Path, lab: str, record: dict, outcome: Outcome | Non
     if outcome is not None and outcome.status == report.GRADED:
         gradebook.copy_submission(outcome.course_root, final, lab, student, bool(record["flags"]))
         shutil.rmtree(autograded, ignore_errors=True)
-        shutil.copytree(outcome.course_root / "autograded" / student, autograded)
+        budget = copyback.Budget()
+        copyback.copy_tree(outcome.course_root / "autograded" / student, autograded, budget)
         rendered = outcome.course_root / "feedback" / student / lab / f"{lab}.html"
-        if rendered.is_file():
-            feedback.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(rendered, feedback)
-        else:
+        feedback.parent.mkdir(parents=True, exist_ok=True)
+        if not (rendered.is_file() and copyback.copy_file(rendered, feedback, budget)):
             feedback.unlink(missing_ok=True)
+        if budget.left_out:
+            record["reason"] = "; ".join(filter(None, [
+                record.get("reason"), "not copied into the output: " + ", ".join(budget.left_out[:5])]))
     else:
         gradebook.remove(final, lab, student)
         shutil.rmtree(autograded, ignore_errors=True)

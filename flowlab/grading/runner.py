@@ -27,6 +27,7 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from flowlab import course
 from flowlab.grading.limits import CapOutput
+from flowlab.grading.sanitize import SanitizeOutputs
 from flowlab.grading.trusted import ApplyVerdicts, ExecuteWithEvidence
 
 
@@ -61,8 +62,8 @@ def config_for(job: dict) -> Config:
         config.ApplyVerdicts.report = job["verdicts"]
     # The verdicts replace what the test cells raised before nbgrader saves the scores.
     config.Autograde.autograde_preprocessors = [
-        ExecuteWithEvidence, ApplyVerdicts, CapOutput, IgnorePattern, ClearMetadataPreprocessor,
-        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+        ExecuteWithEvidence, ApplyVerdicts, CapOutput, SanitizeOutputs, IgnorePattern,
+        ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     config.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]
     return config
 

@@ -1,9 +1,11 @@
 """The grading kernelspec: ipykernel started through :mod:`.launcher`, inside bubblewrap.
 
-Student code can see the Python install, the virtual environment, the ``flowlab`` package and the
-course's ``datasets/``; it can write only to the folder it runs in (the student's scratch copy of
-the notebook folder) and a private ``/tmp``. It has no network. The solutions, hidden tests,
-gradebook, other submissions and config are outside every bound path.
+Student code runs as uid 65534 in its own user namespace with no capabilities, an allow-listed
+environment and no network. It can read the Python install, the virtual environment, the
+``flowlab`` package and the course's ``datasets/``; it can write only to size-capped tmpfs folders
+(its working folder, ``/tmp``, ``/dev/shm``) and to the runtime folder holding the kernel's
+sockets. The solutions, hidden tests, gradebook, other submissions and config are outside every
+bound path. ``docs/grading.md`` lists what this does and does not guarantee.
 
 Without bubblewrap the kernel still gets the resource limits, but no file or network isolation;
 :func:`detect` says so and the batch report carries that warning.
@@ -23,6 +25,11 @@ from flowlab.grading.limits import Limits
 KERNEL_NAME = "flowlab-grading"
 LAUNCHER = Path(__file__).with_name("launcher.py")
 TMP_MB = 512
+SHM_MB = 64
+WORKDIR_MB = 256
+# What the launcher asks of bubblewrap; ``--disable-userns`` is added when this kernel allows it.
+PROBE = ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--clearenv",
+         "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class Sandbox:
 
     kind: str
     note: str = ""
+    disable_userns: bool = False
+    """Whether bubblewrap can also stop the sandbox from creating nested user namespaces."""
 
     @property
     def warning(self) -> str:
@@ -51,11 +60,11 @@ def detect(wanted: str = "auto") -> Sandbox:
     if bwrap is None:
         problem = "bubblewrap (bwrap) is not installed"
     else:
-        probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid",
-                                "--die-with-parent", "true"], capture_output=True, text=True)
+        probe = subprocess.run([bwrap, *PROBE, "true"], capture_output=True, text=True)
         problem = "" if probe.returncode == 0 else f"bwrap cannot start here: {probe.stderr.strip()}"
     if not problem:
-        return Sandbox("bwrap")
+        nested = subprocess.run([bwrap, *PROBE, "--disable-userns", "true"], capture_output=True)
+        return Sandbox("bwrap", disable_userns=nested.returncode == 0)
     if wanted == "bwrap":
         raise RuntimeError(f"--sandbox bwrap was asked for, but {problem}. "
                            "Run autograder/install-sandbox.sh, or pass --sandbox auto.")
@@ -79,7 +88,8 @@ def write_kernelspec(where: Path, sandbox: Sandbox, limits: Limits) -> Path:
     kernel_dir.mkdir(parents=True, exist_ok=True)
     spec = {"sandbox": sandbox.kind, "bwrap": shutil.which("bwrap") or "", "python": sys.executable,
             "read_only": read_only_paths(), "memory_mb": limits.memory_mb,
-            "file_mb": limits.file_mb, "tmp_mb": TMP_MB}
+            "file_mb": limits.file_mb, "tmp_mb": TMP_MB, "shm_mb": SHM_MB, "workdir_mb": WORKDIR_MB,
+            "disable_userns": sandbox.disable_userns}
     (kernel_dir / "launch.json").write_text(json.dumps(spec, indent=1))
     kernelspec = {
         "argv": [sys.executable, "-I", "-S", str(LAUNCHER), str(kernel_dir / "launch.json"),

@@ -24,6 +24,7 @@ import nbformat
 
 from flowlab import course
 from flowlab.grading import gradebook
+from flowlab.grading.launcher import REPORT_VARIABLE
 from flowlab.grading.limits import Limits
 
 
@@ -230,8 +231,50 @@ def runner_env(job: Job, runtime: Path) -> dict:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["JUPYTER_PATH"] = str(job.jupyter_path)
     env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    # Read by the kernel's launcher outside the sandbox; the kernel itself never sees it.
+    env[REPORT_VARIABLE] = str(sandbox_report(job))
     env.pop("JPY_PARENT_PID", None)
     return env
+
+
+def sandbox_report(job: Job) -> Path:
+    """Where the kernel's launcher records what its watchdog did (outside the sandbox)."""
+    return job.scratch / "sandbox-events.jsonl"
+
+
+def sandbox_notes(job: Job) -> list[str]:
+    """What the launcher's watchdog stopped, in words: one note per kind of event, for its worst
+    occurrence."""
+    path = sandbox_report(job)
+    if not path.is_file() or path.is_symlink():
+        return []
+    worst: dict[str, dict] = {}
+    times: dict[str, int] = {}
+    for line in path.read_text(errors="replace").splitlines()[:1000]:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        kind = event.get("event")
+        times[kind] = times.get(kind, 0) + 1
+        key = "used_mb" if kind == "memory" else "processes"
+        if kind not in worst or event.get(key, 0) > worst[kind].get(key, 0):
+            worst[kind] = event
+    notes = []
+    for kind, event in worst.items():
+        killed = ("the whole sandbox was stopped" if event.get("killed") == "all"
+                  else "its child processes were killed")
+        again = f", {times[kind]} times" if times[kind] > 1 else ""
+        if kind == "memory":
+            notes.append(f"the student's processes together used {event.get('used_mb')} MiB, over the "
+                         f"{event.get('cap_mb')} MiB memory cap ({event.get('processes')} processes); "
+                         f"{killed}{again}")
+        elif kind == "processes":
+            notes.append(f"the student's code ran {event.get('processes')} processes at once, over the "
+                         f"process cap; {killed}{again}")
+        elif kind == "runtime":
+            notes.append("the kernel filled its runtime (socket) folder; the sandbox was stopped")
+    return notes
 
 
 def run_job(job_file: Path, env: dict, log: Path, timeout: float, running: Running | None) -> bool:
@@ -289,7 +332,7 @@ def classify(result: dict | None, finished: bool, job: Job, root: Path) -> tuple
         text = autograde.get("log", "") + autograde.get("error", "")
         if "Kernel died" in text or "DeadKernelError" in text:
             notes = cell_notes(root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb",
-                               job.limits)
+                               job.limits) + sandbox_notes(job)
             return "crashed", ("the kernel died while running the notebook (os._exit, a segfault, "
                                "or memory exhausted)" + (f"; {'; '.join(notes)}" if notes else ""))
         if "CellTimeoutError" in text:
@@ -308,6 +351,7 @@ def grade_one(job: Job, running: Running | None = None, zygotes: ZygotePool | No
     root = prepare(job)
     runtime = job.scratch / "runtime"
     runtime.mkdir(exist_ok=True)
+    sandbox_report(job).unlink(missing_ok=True)
     # Fresh probes every run: evidence computed for another run's inputs is worth nothing.
     spec = {"action": "grade", "lab": job.lab, "student": job.student, "source": str(job.source),
             "course_root": str(root), "result": str(job.scratch / "result.json"),
@@ -328,7 +372,7 @@ def grade_one(job: Job, running: Running | None = None, zygotes: ZygotePool | No
     outcome = Outcome(job.student, status, reason, course_root=root)
     if status == "graded":
         autograded = root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
-        outcome.reason = "; ".join(cell_notes(autograded, job.limits))
+        outcome.reason = "; ".join(cell_notes(autograded, job.limits) + sandbox_notes(job))
         outcome.scores = gradebook.scores(root, job.lab, job.student)
         verdicts_file = job.scratch / "verdicts.json"
         if verdicts_file.is_file():
