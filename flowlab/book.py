@@ -33,11 +33,16 @@ DEFAULT_CACHE = BUILD / "book-cache"
 DOWNLOADS = "downloads"
 
 
+# Modules of the course's tooling, which no notebook imports: editing them must not re-run the labs.
+TOOLING = {"book.py", "cli.py", "commands.py", "course.py", "demo.py", "selfcheck.py", "submissions.py"}
+
+
 def package_digest() -> str:
-    """A digest of the ``flowlab`` modules a notebook can import (not grading or audit tools)."""
+    """A digest of the ``flowlab`` modules the notebooks import (not the tooling subpackages and
+    modules: grading, audit, the command line, the book)."""
     package = course.ROOT / "flowlab"
     digest = hashlib.sha256()
-    for module in sorted(package.glob("*.py")):
+    for module in sorted(path for path in package.glob("*.py") if path.name not in TOOLING):
         digest.update(module.name.encode())
         digest.update(module.read_bytes())
     return digest.hexdigest()[:16]
