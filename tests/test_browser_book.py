@@ -3,7 +3,8 @@ opened from disk, every page must load cleanly, offline, with its figures, types
 search and links that resolve.
 
 Set ``FLOWLAB_TEST_BOOK`` to the folder of a book built with ``flowlab book`` to check that one
-instead of building (for iterating on these tests).
+instead of building (for iterating on these tests), and ``FLOWLAB_TEST_BOOK_CACHE`` to its cache
+unless that is ``cache/`` beside it (``build/book`` has ``build/book-cache``).
 """
 
 import os
@@ -57,8 +58,14 @@ def pages(site: Path) -> list[str]:
 
 
 def figures_in_executed(site: Path, lab: str) -> int:
-    """Image outputs of the executed notebook MyST-NB rendered (cells the book hides excluded)."""
-    executed = nbformat.read(site.parent / "jupyter_execute" / f"{lab}.ipynb", as_version=4)
+    """Image outputs of the lab's executed notebook, as jupyter-cache stored it for this build
+    (cells the book hides excluded). The cache sits beside the site (``cache/``, or the folder in
+    ``FLOWLAB_TEST_BOOK_CACHE``), the staged notebooks in ``<site>-source/``."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(os.environ.get("FLOWLAB_TEST_BOOK_CACHE") or site.parent / "cache")
+    staged = nbformat.read(site.parent / f"{site.name}-source" / f"{lab}.ipynb", as_version=4)
+    _, executed = cache.merge_match_into_notebook(staged)
     return sum(1 for cell in executed.cells if cell.cell_type == "code"
                and "remove-cell" not in cell.metadata.get("tags", [])
                for output in cell.get("outputs", []) if "image/png" in output.get("data", {}))
