@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sandbox labs examples demo test lint bench clean
+.PHONY: install sandbox browser labs examples demo book test lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt -e .
 	touch $@
 
-install: $(STAMP) sandbox
+install: $(STAMP) sandbox browser
 
 # bubblewrap sandboxes student code during grading; the grader warns loudly if it is missing.
 sandbox:
 	@bash autograder/install-sandbox.sh
+
+# Debian's chromium, which the browser tests drive with Playwright (its own download is unreachable).
+browser:
+	@bash autograder/install-browser.sh
 
 labs: install
 	$(BIN)/flowlab build
@@ -28,6 +32,10 @@ examples: install
 
 demo: labs
 	$(BIN)/flowlab demo
+
+# The self-study book: every lab executed with the full budget, rendered to build/book/index.html.
+book: install
+	$(BIN)/flowlab book
 
 lint: install
 	$(BIN)/ruff check .

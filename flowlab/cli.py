@@ -100,7 +100,37 @@ def run_grade_merge(args) -> int:
     return 0
 
 
-COMMANDS = [commands.register, add_grade, add_grade_merge]
+def add_book(subparsers) -> None:
+    """``flowlab book [--out DIR] [--budget full|grading]``."""
+    from flowlab import book
+
+    parser = subparsers.add_parser(
+        "book", help="execute every lab and render the self-study book (static HTML)",
+        description="Stage solutions/ without hidden tests, execute every notebook (outputs cached "
+                    "by code content with jupyter-cache) and build the site with Sphinx, MyST-NB and "
+                    "sphinx-book-theme. Open OUT/index.html.")
+    parser.add_argument("--out", type=Path, default=book.DEFAULT_OUT,
+                        help=f"site folder (default: {book.DEFAULT_OUT.relative_to(book.course.ROOT)})")
+    parser.add_argument("--cache", type=Path, default=book.DEFAULT_CACHE,
+                        help="jupyter-cache folder of executed notebooks "
+                             f"(default: {book.DEFAULT_CACHE.relative_to(book.course.ROOT)})")
+    parser.add_argument("--budget", choices=["full", "grading"], default="full",
+                        help="training budget the notebooks run with (default: full, the lab sheets')")
+    parser.set_defaults(run=run_book)
+
+
+def run_book(args) -> int:
+    import time
+
+    from flowlab import book
+
+    started = time.monotonic()
+    index = book.build(args.out, args.cache, args.budget)
+    print(f"Book built in {time.monotonic() - started:.0f} s: open {index}")
+    return 0
+
+
+COMMANDS = [commands.register, add_grade, add_grade_merge, add_book]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,16 +50,37 @@ def density(log_prob, title: str = "", ax=None, limits=MOONS_LIMITS, resolution:
 
 
 def loss_curve(history, title: str = "Training loss", ax=None, ylabel: str = "NLL (nats)"):
-    """Training (and, if recorded, validation) loss per epoch from a Keras ``History`` or dict."""
+    """Training (and, if recorded, validation) loss per epoch from a Keras ``History`` or dict.
+
+    A first epoch far above the rest (a flow starting from random weights can begin hundreds of
+    nats higher) would flatten the whole curve, so when including it would squeeze the later epochs
+    into less than a third of the axis, the y-axis fits the later epochs and the first epoch's
+    value is written in the corner instead.
+    """
     record = getattr(history, "history", history)
     ax = _axes(ax, size=(6, 3.5))
-    for key, label in (("loss", "train"), ("val_loss", "validation")):
-        if key in record:
-            ax.plot(np.arange(1, len(record[key]) + 1), record[key], label=label)
+    curves = {label: np.asarray(record[key], dtype=float)
+              for key, label in (("loss", "train"), ("val_loss", "validation")) if key in record}
+    for label, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=label)
+    later = np.concatenate([values[1:] for values in curves.values()] or [np.zeros(0)])
+    later = later[np.isfinite(later)]
+    if later.size:
+        low, high = later.min(), later.max()
+        spread = max(high - low, 1e-6 * max(abs(high), 1.0))
+        margin = 0.08 * spread
+        top = high + margin
+        off_scale = [(label, values[0]) for label, values in curves.items()
+                     if values[0] - low > 3 * spread]
+        if off_scale:
+            ax.set_ylim(low - margin, top)
+            ax.text(0.98, 0.95, "; ".join(f"epoch 1 ({label}): {value:.4g}, off the scale"
+                                          for label, value in off_scale),
+                    transform=ax.transAxes, ha="right", va="top", fontsize="small")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="center right")
     return ax
 
 
@@ -116,3 +137,25 @@ def tiled(images, columns: int = 6, gap: int = 1, background: float = 1.0) -> np
         top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
         mosaic[top:top + height, left:left + width] = image
     return mosaic
+
+
+def mosaics(panels: dict, columns: int = 2, panel_size: float = 3.6, title: str = ""):
+    """One labelled :func:`tiled` mosaic per entry of ``panels`` (label -> images), in a grid.
+
+    Few columns and large titles keep the labels readable when a page shrinks the figure to its
+    text width. Returns the figure.
+    """
+    rows = int(np.ceil(len(panels) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * panel_size, rows * (panel_size + 0.5)),
+                             squeeze=False, layout="constrained")
+    fig.get_layout_engine().set(wspace=0.08, hspace=0.06)  # panels must not run into each other
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (label, images) in zip(axes.flat, panels.items(), strict=False):
+        mosaic = tiled(images)
+        ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0.0, vmax=1.0,
+                  interpolation="nearest")
+        ax.set_title(label, fontsize=13)
+    if title:
+        fig.suptitle(title, fontsize=14)
+    return fig
