@@ -28,7 +28,7 @@ class EvidenceError(ValueError):
 
 def encode_array(array: np.ndarray) -> dict:
     """A numeric array as JSON: dtype, shape and base64 of its bytes (little-endian)."""
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")  # not ascontiguousarray: it turns a scalar into shape (1,)
     if array.dtype.kind not in ARRAY_KINDS:
         raise TypeError(f"cannot send an array of dtype {array.dtype}")
     array = array.astype(array.dtype.newbyteorder("<"), copy=False)
