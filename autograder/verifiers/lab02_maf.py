@@ -7,6 +7,7 @@ computed. The trained flow's held-out NLL is computed here, from its weights, on
 drawn afresh for each grading run.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -363,12 +364,12 @@ FIT = {"kind": "_kind(history)",
        **{f"maf{i}_weights": f"_weights({network_of(f'td.bijector.bijectors[{i}]')})" for i in MAF_POSITIONS}}
 
 
-def judge_fit(ev):
-    expect_kind(ev, "kind", "history", "History")
-    checks.expect(ev["trained_model"] is True,
-                  "history should be what model.fit returned: it records the training of another model.")
+HELD_OUT_NAME = "the held-out NLL on fresh two-moons points"
+
+
+def expect_training(ev, losses: np.ndarray) -> None:
+    """The history of the run the task asks for: the budget's epochs over all of X, loss going down."""
     budget = budgets.budget("lab02_maf")
-    losses = ev.array("losses").ravel()
     checks.expect(len(losses) == budget.epochs,
                   f"model should train for budget.epochs = {budget.epochs} epochs, trained {len(losses)}.")
     checks.expect(bool(np.all(np.isfinite(losses))), "the training loss became NaN or infinite.")
@@ -377,6 +378,12 @@ def judge_fit(ev):
                   f"one epoch over the {data.MOONS_TRAIN['n_samples']} points of X in batches of "
                   f"{budget.batch_size} is {batches} steps; yours took {ev['steps']}.")
     checks.expect(losses[-1] < losses[0], "the training loss did not go down.")
+
+
+def judge_fit(ev):
+    expect_kind(ev, "kind", "history", "History")
+    checks.expect(ev["trained_model"] is True,
+                  "history should be what model.fit returned: it records the training of another model.")
     checks.expect(ev["layers"] == CHAIN_LAYERS,
                   f"td's bijector should list {CHAIN_LAYERS} to be trained as the sheet's flow; it lists "
                   f"{ev['layers']}.")
@@ -385,7 +392,14 @@ def judge_fit(ev):
                       for i in MAF_POSITIONS])
     held_out = data.two_moons(HELD_OUT_POINTS, random_state=int(ev.probes["moons_seed"]))
     nll = -float(np.mean(numbers(flow.log_prob(held_out))))
-    ev.below(nll, HELD_OUT_LIMIT, "the held-out NLL on fresh two-moons points")
+    try:
+        expect_training(ev, ev.array("losses").ravel())
+    except AssertionError:
+        # The reading is noted even so: the audit measures the threshold's margin to wrong answers.
+        with contextlib.suppress(AssertionError):
+            ev.below(nll, HELD_OUT_LIMIT, HELD_OUT_NAME)
+        raise
+    ev.below(nll, HELD_OUT_LIMIT, HELD_OUT_NAME)
 
 
 TASKS = [
