@@ -7,6 +7,8 @@ import numpy as np
 from flowlab import budgets
 from flowlab.tfenv import tf
 
+LOG_PROB_MODEL_NAME = "flowlab_log_prob_model"
+
 
 def set_seed(seed: int | None = None) -> int:
     """Seed Python, NumPy and TensorFlow; ``None`` takes ``FLOWLAB_SEED`` (default 0)."""
@@ -21,9 +23,13 @@ def negative_log_likelihood(_, log_prob):
 
 
 def log_prob_model(distribution, event_shape) -> "tf.keras.Model":
-    """The Keras trick: a model mapping a batch of ``x`` to ``distribution.log_prob(x)``."""
+    """The Keras trick: a model mapping a batch of ``x`` to ``distribution.log_prob(x)``.
+
+    The model is named :data:`LOG_PROB_MODEL_NAME`: lab 02 asks students to write this model, and
+    the grader does not count one made here as their answer.
+    """
     x = tf.keras.Input(shape=tuple(event_shape), dtype=tf.float32)
-    return tf.keras.Model(x, distribution.log_prob(x))
+    return tf.keras.Model(x, distribution.log_prob(x), name=LOG_PROB_MODEL_NAME)
 
 
 def fit_by_likelihood(distribution, data, budget: budgets.Budget, learning_rate=1e-3,
