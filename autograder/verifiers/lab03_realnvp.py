@@ -364,6 +364,8 @@ def rebuilt_flow(ev, prefix, name, dims, points, log_prob_key):
     hidden = int(weights[0][1].shape[0]) if weights and len(weights[0]) > 1 else 0
     theirs = ev.array(log_prob_key)
     checks.expect_shape(theirs, (len(points),), f"{name}.log_prob of {len(points)} points")
+    checks.expect(np.all(np.isfinite(theirs)), f"{name}.log_prob gives NaN or infinite values on "
+                  "data-like points: did the training diverge (check the loss and its sign)?")
     best = None
     for swap in (False, True):
         rebuilt = _rebuild(layers, masked, perms, weights, dims, hidden, name, swap)
