@@ -175,6 +175,16 @@ def judge_lu_conv(ev):
                         atol=1e-3)
 
 
+def first_difference(found, expected: list[str]) -> str:
+    """Where a list of variable shapes first departs from the reference's, in a few words."""
+    if not isinstance(found, list):
+        return "the grader could not read their shapes"
+    for index, (ours, theirs) in enumerate(zip(found, expected, strict=False)):
+        if ours != theirs:
+            return f"variable {index} has shape {ours}, where the lab's Glow has {theirs}"
+    return f"there are {len(found)} of them, where the lab's Glow has {len(expected)}"
+
+
 @cache
 def reference_glow_facts(image_shape: tuple) -> dict:
     """What the lab's configuration gives for images of ``image_shape``."""
@@ -200,9 +210,9 @@ def judge_build_glow(ev):
         facts = reference_glow_facts(shape)
         trainable = ev[f"{prefix}_trainable"]
         checks.expect(isinstance(trainable, list) and trainable == facts["trainable"],
-                      f"For images of shape {shape}, the flow's trainable variables have the shapes "
-                      f"{trainable}; the lab's configuration (2 blocks of 4 steps, coupling networks "
-                      f"of 128 channels, tfb.GlowDefaultExitNetwork) has {facts['trainable']}.")
+                      f"For images of shape {shape}, the flow's trainable variables differ from the "
+                      f"lab's configuration (2 blocks of 4 steps, coupling networks of 128 channels, "
+                      f"tfb.GlowDefaultExitNetwork): {first_difference(trainable, facts['trainable'])}.")
     expect_kind(ev, "colour_glow_kind", "build_glow((8, 8, 3))[0]", "Glow")
     checks.expect(ev["colour_same_bijector"] is True,
                   "For images of shape (8, 8, 3), the flow should transform by the Glow built with it.")
@@ -368,7 +378,8 @@ TASKS = [
          judge_trained_glow),
     Task("temperature_test",
          {"digit_samples": "sample_at_temperature(digit_flow, 200, 0.6)",
-          "cold": f"sample_at_temperature((_flow := {probe_flow_expression()}), {SAMPLES}, float(_P.cold[0]))",
+          "cold": f"sample_at_temperature((_flow := {probe_flow_expression()}), {SAMPLES}, "
+                  "float(_P.cold[0]))",
           "warm": f"sample_at_temperature(_flow, {SAMPLES}, float(_P.warm[0]))"},
          judge_temperature),
     Task("interpolate_test",
