@@ -49,7 +49,7 @@ def test_glow_inverts_and_its_density_is_finite(digit_glow):
 
 
 def test_the_reference_parameter_count():
-    # 2 blocks of 4 steps on 8x8x1 with 128 channels: the count the hidden test compares against.
+    # 2 blocks of 4 steps on 8x8x1 with 128 channels: the reference the lab 04 verifier rebuilds.
     _, flow = reference.make_glow((8, 8, 1))
     assert sum(int(np.prod(v.shape)) for v in flow.trainable_variables) == 216604
 
