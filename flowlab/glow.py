@@ -1,7 +1,8 @@
-"""Glow for small images: the reference model of lab 04, its baseline, and image-space helpers.
+"""Glow for small images: lab 04's coupling network, its baseline, and image-space helpers.
 
-* :func:`coupling_network` and :func:`make_glow` build the ``tfb.Glow`` configuration the lab uses
-  for 8x8 images, so the benchmark and the hidden tests build exactly what the lab sheet asks for.
+* :func:`coupling_network` is the coupling network the lab sheet asks students to give ``tfb.Glow``
+  for 8x8 images. The whole reference model is a graded task, so its builder is not in this package
+  (it is in ``autograder/reference/glow.py``, for the grader, the benchmark and the tests).
 * :func:`best_gaussian_mixture` runs lab 03's GaussianMixture baseline on this lab's fixed
   dequantization, so its bits/dim compare with the flows'.
 * :func:`dequantized` fixes the dequantization noise of a split's parts so that every model is
@@ -13,10 +14,8 @@ import math
 import numpy as np
 
 from flowlab import baselines, density
-from flowlab.tfenv import tf, tfb, tfd
+from flowlab.tfenv import tf
 
-BLOCKS = 2
-STEPS = 4
 HIDDEN = 128
 LEARNING_RATE = 2e-3
 # Fixed noise per part of a split: every model is evaluated on identical dequantized points.
@@ -40,21 +39,6 @@ def coupling_network(hidden: int = HIDDEN):
         ])
 
     return build
-
-
-def make_glow(image_shape=(8, 8, 1), blocks: int = BLOCKS, steps: int = STEPS,
-              hidden: int = HIDDEN, seed: int = 0):
-    """The lab's Glow bijector and the flow over images it defines: ``(bijector, distribution)``.
-
-    ``tfb.Glow`` maps a flat latent vector to an image, so the base is a standard normal over
-    ``h * w * c`` dimensions.
-    """
-    dims = int(np.prod(image_shape))
-    bijector = tfb.Glow(output_shape=tuple(image_shape), num_glow_blocks=blocks,
-                        num_steps_per_block=steps, coupling_bijector_fn=coupling_network(hidden),
-                        exit_bijector_fn=tfb.GlowDefaultExitNetwork, seed=seed)
-    base = tfd.MultivariateNormalDiag(loc=tf.zeros(dims))
-    return bijector, tfd.TransformedDistribution(distribution=base, bijector=bijector)
 
 
 def dequantized(split, part: str) -> np.ndarray:

@@ -1,17 +1,30 @@
-"""Lab 04's Glow configuration, its baseline and image helpers."""
+"""Lab 04's Glow configuration (the reference kept outside the package), its baseline and image
+helpers."""
 
+import importlib.util
 import math
 
 import numpy as np
 import pytest
 
-from flowlab import data, density, eager, glow
+from flowlab import course, data, density, eager, glow
 from flowlab.tfenv import tf, tfb
+
+
+def _load_reference():
+    path = course.AUTOGRADER / "reference" / "glow.py"
+    spec = importlib.util.spec_from_file_location("flowlab_reference_glow", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+reference = _load_reference()
 
 
 @pytest.fixture(scope="module")
 def digit_glow():
-    bijector, flow = glow.make_glow((8, 8, 1), hidden=16, seed=0)
+    bijector, flow = reference.make_glow((8, 8, 1), hidden=16, seed=0)
     split = data.digits()
     eager.initialize(flow, density.dequantize(split.train, split.levels, 0))
     return bijector, flow, split
@@ -36,9 +49,40 @@ def test_glow_inverts_and_its_density_is_finite(digit_glow):
 
 
 def test_the_reference_parameter_count():
-    # 2 blocks of 4 steps on 8x8x1 with 128 channels: the count the hidden test compares against.
-    _, flow = glow.make_glow((8, 8, 1))
+    # 2 blocks of 4 steps on 8x8x1 with 128 channels: the reference the lab 04 verifier rebuilds.
+    _, flow = reference.make_glow((8, 8, 1))
     assert sum(int(np.prod(v.shape)) for v in flow.trainable_variables) == 216604
+
+
+def test_the_package_does_not_answer_build_glow():
+    # Students import flowlab: a one-line call to the reference builder must not be available.
+    assert not hasattr(glow, "make_glow")
+
+
+def test_glow_with_weights_reproduces_a_trained_glow():
+    split = data.digits()
+    bijector, flow = reference.make_glow((8, 8, 1), seed=3)
+    eager.initialize(flow, density.dequantize(split.train, split.levels, 0))
+    for variable in flow.trainable_variables:  # as if trained: far from the initial values
+        variable.assign_add(tf.random.normal(variable.shape, stddev=0.01, seed=1))
+    x = glow.dequantized(split, "test")[:64]
+    values = [np.asarray(v) for v in bijector.variables]
+    _, rebuilt = reference.glow_with_weights(values, (8, 8, 1))
+    np.testing.assert_allclose(reference.log_prob(rebuilt, x), eager.log_prob(flow, x), rtol=1e-4,
+                               atol=1e-3)
+
+
+def test_glow_with_weights_names_what_does_not_fit():
+    bijector, _ = reference.make_glow((8, 8, 1), hidden=16)
+    with pytest.raises(ValueError, match="has shape"):
+        reference.glow_with_weights([np.asarray(v) for v in bijector.variables], (8, 8, 1))
+    bijector, _ = reference.make_glow((8, 8, 1))
+    values = [np.asarray(v) for v in bijector.variables]
+    with pytest.raises(ValueError, match="variables; the lab's Glow has"):
+        reference.glow_with_weights(values[:-1], (8, 8, 1))
+    broken = [np.full_like(v, np.nan) if v.dtype.kind == "f" else v for v in values]
+    with pytest.raises(ValueError, match="NaN"):
+        reference.glow_with_weights(broken, (8, 8, 1))
 
 
 def test_coupling_network_starts_at_zero():
