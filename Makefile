@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make demo   install, build the labs, autograde the example submissions, print the grades
 #   make test   install, lint, and run the test suite
+#   make check  install, lint, and the quick tests (no grading runs, no browser): for iteration
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sandbox browser labs examples demo book test lint bench clean
+.PHONY: install sandbox browser labs examples demo book test check lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -q
+
+# The quick subset: unit tests only (slow ones grade notebooks or drive a browser).
+check: lint
+	$(BIN)/pytest -q -m "not slow and not browser"
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
