@@ -272,7 +272,7 @@ def grade_in_process(tiny, out: Path) -> dict:
         summary = batch.grade(gf.LAB, tiny["submissions"], gf.seed_template(out, tiny["source"],
                                                                              tiny["template"]),
                               batch.Options(workers=2, source=tiny["source"], limits=LIMITS,
-                                            progress=False))
+                                            verifiers=gf.verifiers(tiny["source"]), progress=False))
     finally:
         del os.environ[SECRET_NAME]
     after = digest(Path(tiny["canaries"]["canary_dir"]), tiny["source"], tiny["submissions"])
@@ -306,7 +306,7 @@ def grade_as_nobody(tiny, out: Path) -> dict:
     flowlab = Path(sys.executable).with_name("flowlab")
     run = subprocess.run([*nobody, str(flowlab), "grade", gf.LAB, str(tiny["submissions"]), "--out",
                           str(out), "--source", str(tiny["source"]), "--workers", "2", "--no-progress",
-                          "--sandbox", "bwrap",
+                          "--sandbox", "bwrap", "--verifiers", str(gf.verifiers(tiny["source"])),
                           "--cell-timeout", str(LIMITS.cell_timeout), "--notebook-timeout",
                           str(LIMITS.notebook_timeout), "--memory-mb", str(LIMITS.memory_mb),
                           "--output-chars", str(LIMITS.output_chars)],
