@@ -8,21 +8,9 @@ if command -v bwrap >/dev/null 2>&1; then
     echo "bubblewrap is installed: $(command -v bwrap)"
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "bubblewrap is missing and apt-get is not available: install the 'bubblewrap' package" \
-         "with your OS package manager. Until then \`flowlab grade\` runs WITHOUT a sandbox." >&2
-    exit 0
-fi
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO="sudo"
-else
-    echo "bubblewrap is missing; run as root: apt-get install -y bubblewrap" >&2
-    exit 0
-fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap
+. "$(dirname "$0")/apt-helpers.sh"
+require_apt "bubblewrap is missing, so \`flowlab grade\` runs WITHOUT a sandbox until it is installed;"
+apt_install bubblewrap
 if bwrap --unshare-user --cap-drop ALL --ro-bind / / --unshare-net --unshare-pid --die-with-parent true; then
     echo "bubblewrap installed and working: $(command -v bwrap)"
 else

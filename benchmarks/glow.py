@@ -11,7 +11,6 @@ the peer anchor on digits is zuko's neural spline flow at 2.37 bits/dim.
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -22,13 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flowlab import budgets, data, density, eager, glow, training  # noqa: E402
+from flowlab.grading.verifier import load_reference  # noqa: E402
 from flowlab.tfenv import tf  # noqa: E402
 
 # The reference Glow answers a graded task, so it lives with the grader, outside the package.
-_spec = importlib.util.spec_from_file_location("flowlab_reference_glow",
-                                               ROOT / "autograder" / "reference" / "glow.py")
-reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reference)
+reference = load_reference("glow")
 
 ZUKO_NSF_DIGITS = 2.37
 TARGET_MARGIN = 0.10

@@ -10,26 +10,15 @@ In one run it prints
 The notebook's own execution time is measured by the course's notebook benchmarks.
 """
 
-import importlib.util
 import time
 
 import numpy as np
 
 import flowlab.tfenv  # noqa: F401  (before anything imports TensorFlow)
-from flowlab import baselines, budgets, coupling, course, data, density, images, training
+from flowlab import baselines, budgets, coupling, data, density, images, training
+from flowlab.grading.verifier import load_reference
 
-
-def _reference():
-    """The reference RealNVP: it is lab 03's answer, so it lives with the autograder, not in the
-    student-importable package."""
-    path = course.AUTOGRADER / "reference" / "realnvp.py"
-    spec = importlib.util.spec_from_file_location("reference_realnvp", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _reference()
+reference = load_reference("realnvp")
 
 MOONS_LAYERS = {"MAF": 5, "RealNVP": 6}
 DIGITS_LAYERS, DIGITS_HIDDEN = 8, 256

@@ -34,14 +34,6 @@ USER_SETTINGS = {
 }
 
 
-def course_execute_timeout() -> int:
-    """``c.Execute.timeout`` from the course's nbgrader config."""
-    for line in course.CONFIG.read_text().splitlines():
-        if line.startswith("c.Execute.timeout"):
-            return int(line.split("=", 1)[1])
-    raise AssertionError(f"{course.CONFIG} sets no c.Execute.timeout")
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -57,11 +49,11 @@ def jupyterlab(tmp_path_factory):
     for example in ("complete", "untouched"):
         shutil.copy(course.AUTOGRADER / "examples" / LAB / f"{example}.ipynb",
                     root / "examples" / f"{example}.ipynb")
-    # The course's execution timeout per cell (nbgrader's default of 30 s is too short for the first
-    # cell's TensorFlow import on a busy machine); Validate reads nbgrader_config.py from the root.
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()  # noqa: F821\n"
-        f"c.Execute.timeout = {course_execute_timeout()}\n")
+    # The repository's nbgrader config, as a student's `jupyter lab labs/` in a clone reads it: it
+    # sets the course's per-cell timeout, which the full budget's training cells need.
+    for config_file in ("nbgrader_config.py", "autograder/nbgrader_config.py"):
+        (root / config_file).parent.mkdir(exist_ok=True)
+        shutil.copy(course.ROOT / config_file, root / config_file)
     config = root / "jupyter-config"
     for name, values in USER_SETTINGS.items():
         path = config / "lab" / "user-settings" / name

@@ -71,3 +71,16 @@ def test_a_catalog_entry_that_does_not_match_the_reference_is_reported(tmp_path,
 def test_unknown_lab_names_the_labs():
     with pytest.raises(ValueError, match="lab01_bijectors"):
         course.check_lab("lab99")
+
+
+
+def test_validate_in_jupyterlab_started_in_the_clone_uses_the_course_cell_timeout(monkeypatch):
+    # The Validate button's server handler loads its config this way, from the folder JupyterLab
+    # was started in (the README's `jupyter lab labs/` in the clone). nbgrader's default is 30 s.
+    from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssignmentHandler
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course_config = PyFileConfigLoader(course.CONFIG.name, str(course.CONFIG.parent)).load_config()
+    monkeypatch.chdir(course.ROOT)
+    validate_config = ValidateAssignmentHandler.load_config(None)
+    assert validate_config.Execute.timeout == course_config.Execute.timeout >= 300

@@ -1,25 +1,16 @@
 """Lab 04's Glow configuration (the reference kept outside the package), its baseline and image
 helpers."""
 
-import importlib.util
 import math
 
 import numpy as np
 import pytest
 
-from flowlab import course, data, density, eager, glow
+from flowlab import data, density, eager, glow
+from flowlab.grading.verifier import load_reference
 from flowlab.tfenv import tf, tfb
 
-
-def _load_reference():
-    path = course.AUTOGRADER / "reference" / "glow.py"
-    spec = importlib.util.spec_from_file_location("flowlab_reference_glow", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _load_reference()
+reference = load_reference("glow")
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,16 @@
 """autograder/reference/realnvp.py: the TensorFlow builders agree with a coupling computed by
 hand, and the NumPy rebuild the lab 03 verifier judges with agrees with them."""
 
-import importlib.util
 import math
 
 import numpy as np
 import pytest
 
-from flowlab import course, images, training
+from flowlab import images, training
+from flowlab.grading.verifier import load_reference
 from flowlab.tfenv import tf, tfb
 
-
-def _load():
-    path = course.AUTOGRADER / "reference" / "realnvp.py"
-    spec = importlib.util.spec_from_file_location("reference_realnvp_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _load()
+reference = load_reference("realnvp")
 
 
 def _randomize(model, scale=0.5, seed=0):

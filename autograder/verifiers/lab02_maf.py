@@ -106,14 +106,6 @@ def numbers(tensor) -> np.ndarray:
     return np.asarray(tensor, dtype=np.float64)
 
 
-def expect_kind(ev, key: str, name: str, *classes: str) -> None:
-    """The object is an instance of a class with one of these names (TFP's private ``_Chain``
-    and friends included)."""
-    found = [qualified.rsplit(".", 1)[-1] for qualified in ev.kind(key)]
-    accepted = set(classes) | {"_" + c for c in classes}
-    checks.expect(accepted & set(found),
-                  f"{name} should be a {' or '.join(classes)}, but it is a {found[0]}.")
-
 
 def expect_network(ev, key: str, name: str) -> None:
     found = [qualified.rsplit(".", 1)[-1] for qualified in ev.kind(key)]
@@ -164,7 +156,7 @@ MAKE_MAF = {"kind": "_kind(_L := make_maf())",
 
 
 def judge_make_maf(ev):
-    expect_kind(ev, "kind", "make_maf()", "MaskedAutoregressiveFlow")
+    ev.expect_kind("kind", "make_maf()", "MaskedAutoregressiveFlow")
     expect_network(ev, "net_kind", "make_maf()")
     checks.expect(ev["fresh"] is True, "make_maf() should build a new layer and a new network on every call.")
     config = student_config(ev, "config", "make_maf()")
@@ -200,7 +192,7 @@ PERMUTE = {"kind": "_kind(permute)",
 
 
 def judge_permute(ev):
-    expect_kind(ev, "kind", "permute", "Permute")
+    ev.expect_kind("kind", "permute", "Permute")
     checks.expect_close(ev.array("permutation"), [1, 0], "permute.permutation")
     points = ev.probes["points"].astype(np.float64)
     checks.expect_close(ev.array("forward"), points[:, ::-1], "permute.forward", atol=1e-6)
@@ -236,10 +228,10 @@ def student_layers(ev, owner: str) -> list:
 
 
 def judge_chain(ev):
-    expect_kind(ev, "kind", "bijector", "Chain")
+    ev.expect_kind("kind", "bijector", "Chain")
     checks.expect(ev["layers"] == CHAIN_LAYERS,
                   f"bijector should list the bijectors {CHAIN_LAYERS}, but lists {ev['layers']}.")
-    expect_kind(ev, "td_kind", "td", "TransformedDistribution")
+    ev.expect_kind("td_kind", "td", "TransformedDistribution")
     checks.expect(ev.array("event_shape").tolist() == [2],
                   f"td.event_shape should be [2], is {ev.array('event_shape').tolist()}.")
     checks.expect(ev.array("sample_shape").tolist() == [5, 2],
@@ -273,7 +265,7 @@ KERAS_MODEL = {"kind": "_kind(model)",
 
 
 def judge_keras_model(ev):
-    expect_kind(ev, "kind", "model", "Model")
+    ev.expect_kind("kind", "model", "Model")
     checks.expect(ev["name"] != training.LOG_PROB_MODEL_NAME,
                   "model comes from flowlab.training.log_prob_model: build it here, from tf.keras.Input "
                   "and td.log_prob.")
@@ -337,7 +329,7 @@ def adam_steps(start, gradients) -> np.ndarray:
 def judge_compile(ev):
     checks.expect(not ev["loss_origin"].startswith("flowlab"),
                   "the loss comes from the flowlab package: write the negative log-likelihood here.")
-    expect_kind(ev, "optimizer", "model.optimizer", "Adam")
+    ev.expect_kind("optimizer", "model.optimizer", "Adam")
     checks.expect_close(ev.array("learning_rate"), LEARNING_RATE, "the learning rate", atol=0, rtol=1e-6)
     start = ev.probes["start"].astype(np.float64)
     expected = adam_steps(start, [ev.probes[g].astype(np.float64) for g in ("grad1", "grad2")])
@@ -383,7 +375,7 @@ def expect_training(ev, losses: np.ndarray) -> None:
 
 
 def judge_fit(ev):
-    expect_kind(ev, "kind", "history", "History")
+    ev.expect_kind("kind", "history", "History")
     checks.expect(ev["trained_model"] is True,
                   "history should be what model.fit returned: it records the training of another model.")
     checks.expect(ev["layers"] == CHAIN_LAYERS,

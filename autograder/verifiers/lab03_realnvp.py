@@ -7,26 +7,13 @@ rebuilt here from their weights; their held-out NLL and bits/dim are computed he
 verifier loads, once the rebuild is shown to reproduce the student's own log-densities.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from flowlab import checks, data, images
-from flowlab.grading.verifier import Task
+from flowlab.grading.verifier import Task, load_reference
 
-
-def _load_reference():
-    path = Path(__file__).resolve().parents[1] / "reference" / "realnvp.py"
-    spec = importlib.util.spec_from_file_location("flowlab_reference_realnvp", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _load_reference()
+reference = load_reference("realnvp")
 
 MOONS_LIMIT = 1.2  # nats, held-out set; grading budget: the reference reaches 0.80-0.97, one epoch ~1.55
 FRESH_MOONS_LIMIT = 1.25  # nats, a two-moons sample drawn for this grading run

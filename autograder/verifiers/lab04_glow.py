@@ -6,28 +6,15 @@ The trained Glow is judged by its weights: the verifier rebuilds the reference a
 (``autograder/reference/glow.py``) with them and scores the course's held-out test digits itself.
 """
 
-import importlib.util
 import math
-import sys
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
 from flowlab import budgets, checks, data, density, glow
-from flowlab.grading.verifier import Task
+from flowlab.grading.verifier import Task, load_reference
 
-
-def _load_reference():
-    path = Path(__file__).resolve().parents[1] / "reference" / "glow.py"
-    spec = importlib.util.spec_from_file_location("flowlab_reference_glow", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _load_reference()
+reference = load_reference("glow")
 
 # bits/dim of the discrete test digits (fixed noise 0), the lab's threshold, unchanged by the move
 # to trusted grading. Grading budget (16 epochs), computed by this verifier: the reference at seed 0
@@ -120,14 +107,6 @@ def probe_bijector_expression() -> str:
             f"{_TFB}.Scale(_P.scale)])")
 
 
-def expect_kind(ev, key: str, name: str, *classes: str) -> None:
-    """The object is an instance of a class with one of these names (TFP's private ``_Glow``
-    and friends included)."""
-    found = [qualified.rsplit(".", 1)[-1] for qualified in ev.kind(key)]
-    accepted = set(classes) | {"_" + c for c in classes}
-    checks.expect(accepted & set(found),
-                  f"{name} should be a {' or '.join(classes)}, but it is a {found[0]}.")
-
 
 def scalar(ev, key: str) -> float:
     """A collected number (evidence arrays come back at least 1-D); fails unless it is one number."""
@@ -157,7 +136,7 @@ def judge_squeeze(ev):
 
 
 def judge_lu_conv(ev):
-    expect_kind(ev, "kind", "conv", "ScaleMatvecLU")
+    ev.expect_kind("kind", "conv", "ScaleMatvecLU")
     pixels = ev.probes["pixels"].astype(np.float64)
     checks.expect_close(ev.array("forward"), pixels @ W.T,
                         "conv.forward(x), which should be W times each pixel's channels", atol=1e-4)
@@ -196,8 +175,8 @@ def reference_glow_facts(image_shape: tuple) -> dict:
 
 
 def judge_build_glow(ev):
-    expect_kind(ev, "glow_kind", "digit_glow", "Glow")
-    expect_kind(ev, "flow_kind", "digit_flow", "Distribution")
+    ev.expect_kind("glow_kind", "digit_glow", "Glow")
+    ev.expect_kind("flow_kind", "digit_flow", "Distribution")
     checks.expect(ev["is_transformed"] is True,
                   "digit_flow should be a tfd.TransformedDistribution of a base and digit_glow.")
     checks.expect(ev["same_bijector"] is True, "digit_flow should transform by digit_glow itself.")
@@ -215,7 +194,7 @@ def judge_build_glow(ev):
                       f"For images of shape {shape}, the flow's trainable variables differ from the "
                       f"lab's configuration (2 blocks of 4 steps, coupling networks of 128 channels, "
                       f"tfb.GlowDefaultExitNetwork): {first_difference(trainable, facts['trainable'])}.")
-    expect_kind(ev, "colour_glow_kind", "build_glow((8, 8, 3))[0]", "Glow")
+    ev.expect_kind("colour_glow_kind", "build_glow((8, 8, 3))[0]", "Glow")
     checks.expect(ev["colour_same_bijector"] is True,
                   "For images of shape (8, 8, 3), the flow should transform by the Glow built with it.")
     checks.expect(ev.array("colour_event_shape").tolist() == list(COLOUR_SHAPE),

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flowlab import course
 from flowlab.grading.evidence import EvidenceError, encode_array
 
 COLLECT_CALL = '__import__("flowlab.grading.evidence", fromlist=["collect"]).collect({request!r})\n'
@@ -85,6 +86,14 @@ class Evidence:
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise AssertionError(f"could not tell the type of `{self.task.collect[key]}`.")
         return value
+
+    def expect_kind(self, key: str, name: str, *classes: str) -> None:
+        """The object is an instance of a class with one of these names. TFP's factories return
+        private subclasses (``_Chain``, ``_Glow``), which count as their public class."""
+        found = [qualified.rsplit(".", 1)[-1] for qualified in self.kind(key)]
+        accepted = set(classes) | {"_" + c for c in classes}
+        if not accepted & set(found):
+            raise AssertionError(f"{name} should be a {' or '.join(classes)}, but it is a {found[0]}.")
 
 
 @dataclass
@@ -151,13 +160,27 @@ def load(lab: str, folder: Path, graded_tests: list[str] | None = None) -> Verif
     return loaded
 
 
-def _import(lab: str, path: Path) -> Verifier:
-    name = f"flowlab_verifier_{lab}"
+REFERENCE = course.AUTOGRADER / "reference"
+
+
+def _module_from(path: Path, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_reference(name: str, folder: Path = REFERENCE):
+    """``autograder/reference/<name>.py``: reference answers the verifiers, tests and benchmarks
+    build with. They live outside the package so that student code cannot import them."""
+    module_name = f"flowlab_reference_{name}"
+    return sys.modules.get(module_name) or _module_from(Path(folder) / f"{name}.py", module_name)
+
+
+def _import(lab: str, path: Path) -> Verifier:
     try:
-        spec.loader.exec_module(module)
+        module = _module_from(path, f"flowlab_verifier_{lab}")
     except Exception as error:
         raise VerifierError(f"The verifier {path} does not load: {type(error).__name__}: {error}") from error
     tasks = {task.test: task for task in getattr(module, "TASKS", [])}
