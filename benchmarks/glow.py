@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flowlab import budgets, data, density, eager, glow, training  # noqa: E402
-from flowlab.grading.verifier import load_reference  # noqa: E402
+from flowlab.course.grading.verifier import load_reference  # noqa: E402
 from flowlab.tfenv import tf  # noqa: E402
 
 # The reference Glow answers a graded task, so it lives with the grader, outside the package.

@@ -15,7 +15,8 @@ import os
 import sys
 import time
 
-from flowlab import audit, course
+from flowlab import course
+from flowlab.course import audit
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

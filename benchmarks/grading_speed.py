@@ -20,9 +20,10 @@ from pathlib import Path
 
 import nbformat
 
-from flowlab import course, submissions
-from flowlab.grading import batch, sandbox
-from flowlab.grading.worker import make_template
+from flowlab import course
+from flowlab.course import submissions
+from flowlab.course.grading import batch, sandbox
+from flowlab.course.grading.worker import make_template
 
 
 def default_lab() -> str:

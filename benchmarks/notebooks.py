@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from flowlab import course, submissions
+from flowlab import course
+from flowlab.course import submissions
 
 
 def execute_seconds(lab: str, budget: str) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 
 import flowlab.tfenv  # noqa: F401  (before anything imports TensorFlow)
 from flowlab import baselines, budgets, coupling, data, density, images, training
-from flowlab.grading.verifier import load_reference
+from flowlab.course.grading.verifier import load_reference
 
 reference = load_reference("realnvp")
 

@@ -1,7 +1,7 @@
 """Sphinx configuration of the flowlab self-study book.
 
 ``flowlab book`` (``make book``) copies this folder next to the staged lab notebooks and runs
-``sphinx-build`` on the copy; see ``flowlab/book.py``. Nothing here may load from the network:
+``sphinx-build`` on the copy; see ``flowlab/course/book.py``. Nothing here may load from the network:
 MathJax is served from ``_static/mathjax`` (staged from the ``django-static-mathjax`` wheel).
 """
 

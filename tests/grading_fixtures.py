@@ -25,7 +25,7 @@ TEST_MUL = ("from flowlab import checks\n"
 VERIFIER = f'''"""Trusted checks of {LAB}.  {SECRET}"""
 import numpy as np
 
-from flowlab.grading.verifier import Task
+from flowlab.course.grading.verifier import Task
 
 FIXED = [(1, 2), (-2, 4), (-1, 1)]
 
@@ -242,7 +242,7 @@ def hostile_batch(release: Path, folder: Path, secrets: list[Path], canary: Path
 
 def tiny_course(root: Path) -> tuple[Path, Path, Path]:
     """The tiny lab's source folder, its generated template course and its release notebook."""
-    from flowlab.grading.worker import make_template
+    from flowlab.course.grading.worker import make_template
 
     source = write_tiny_source(root / "source")
     template = make_template(LAB, source, root / "template")
@@ -254,7 +254,7 @@ def seed_template(out: Path, source: Path, template: Path) -> Path:
     tests do not pay for generating it again. Returns ``out``."""
     import shutil
 
-    from flowlab.grading.batch import source_digest
+    from flowlab.course.grading.batch import source_digest
 
     cache = out / ".template"
     shutil.copytree(template, cache / "course")

@@ -1,6 +1,6 @@
 """Issue 6 enforced: every lab's graders, proven with the real autograder.
 
-For each lab, :func:`flowlab.audit.audit_lab` grades every catalog entry (wrong answers packed into
+For each lab, :func:`flowlab.course.audit.audit_lab` grades every catalog entry (wrong answers packed into
 shared notebooks where their verdicts stay separable, anything surprising graded again alone), the
 reference at seeds 0-4, the partly wrong example three times and the untouched notebook. A wrong
 answer that survives or spills onto an undeclared test, a correct variant short of full marks, a
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from flowlab import audit, course, submissions
+from flowlab import course
+from flowlab.course import audit, submissions
 
 
 @pytest.fixture(scope="module", params=course.lab_names())

@@ -3,8 +3,8 @@
 import nbformat
 import pytest
 
-from flowlab import submissions
-from flowlab.audit import plan, table, verdicts
+from flowlab.course import submissions
+from flowlab.course.audit import plan, table, verdicts
 
 POINTS = {"a_test": 2.0, "b_test": 2.0, "c_test": 3.0}
 
@@ -145,7 +145,7 @@ def test_seeded_notebook_sets_the_seed_before_anything_runs():
 
 
 def test_an_unknown_lab_is_named_in_the_error(tmp_path):
-    from flowlab import audit
+    from flowlab.course import audit
 
     with pytest.raises(ValueError, match="Unknown labs \\['lab09_nope'\\]; the labs are lab01"):
         audit.main_audit(["lab09_nope"], tmp_path)

@@ -17,7 +17,8 @@ import nbformat
 import pytest
 from browser_support import LocalServer, PageRecord, launch_chromium
 
-from flowlab import book, course
+from flowlab import course
+from flowlab.course import book
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -3,7 +3,8 @@
 import nbformat
 import pytest
 
-from flowlab import course, submissions
+from flowlab import course
+from flowlab.course import submissions
 
 LABS = course.lab_names()
 

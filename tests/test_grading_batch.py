@@ -11,9 +11,9 @@ import time
 import grading_fixtures as gf
 import pytest
 
-from flowlab.grading import batch, gradebook, merge, report, shard
-from flowlab.grading.limits import Limits
-from flowlab.grading.sandbox import detect
+from flowlab.course.grading import batch, gradebook, merge, report, shard
+from flowlab.course.grading.limits import Limits
+from flowlab.course.grading.sandbox import detect
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_timeout=10, notebook_timeout=120, memory_mb=1024, output_chars=2000)
@@ -137,7 +137,7 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_resumes(lab):
     for name in ("amy", "ben", "cat", "dan"):
         gf.write(gf.submission(lab["release"]), subs / f"{name}.ipynb")
     out = gf.seed_template(lab["tmp"] / "many-out", lab["source"], lab["template"])
-    command = [sys.executable, "-m", "flowlab.cli", "grade", gf.LAB, str(subs), "--out", str(out),
+    command = [sys.executable, "-m", "flowlab.course.cli", "grade", gf.LAB, str(subs), "--out", str(out),
                "--source", str(lab["source"]), "--verifiers", str(gf.verifiers(lab["source"])),
                "--no-progress",
                # The same limits as `run` below: other limits would (rightly) re-grade everyone.
@@ -162,7 +162,7 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_resumes(lab):
 
 
 def test_bad_lab_is_a_clear_error(lab, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "flowlab.cli", "grade", "lab99_nope",
+    result = subprocess.run([sys.executable, "-m", "flowlab.course.cli", "grade", "lab99_nope",
                              str(lab["subs"]), "--out", str(tmp_path / "o"), "--source",
                              str(lab["source"])], capture_output=True, text=True,
                             env=dict(os.environ))

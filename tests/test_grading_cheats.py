@@ -10,9 +10,9 @@ import base64
 import grading_fixtures as gf
 import pytest
 
-from flowlab.grading import batch
-from flowlab.grading.limits import Limits
-from flowlab.grading.sandbox import detect
+from flowlab.course.grading import batch
+from flowlab.course.grading.limits import Limits
+from flowlab.course.grading.sandbox import detect
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_timeout=10, notebook_timeout=120, memory_mb=1024, output_chars=4000)
@@ -61,7 +61,7 @@ CHEATS = {
         "get_ipython().set_custom_exc((AssertionError,), swallow)\n"),
     # Claims add's answers are right without computing them.
     "forged_evidence": (
-        "import flowlab.grading.evidence as ev\nreal = ev.evaluate\n"
+        "import flowlab.evidence as ev\nreal = ev.evaluate\n"
         "def forged(request, namespace):\n    results = real(request, namespace)\n"
         "    if 'sums' in results:\n        results['sums'] = {'json': 'all correct'}\n"
         "    return results\nev.evaluate = forged\n"),

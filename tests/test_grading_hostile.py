@@ -11,10 +11,10 @@ import grading_fixtures as gf
 import pytest
 
 from flowlab import course
-from flowlab.grading import batch, gradebook
-from flowlab.grading.limits import Limits
-from flowlab.grading.sandbox import detect
-from flowlab.grading.worker import make_template
+from flowlab.course.grading import batch, gradebook
+from flowlab.course.grading.limits import Limits
+from flowlab.course.grading.sandbox import detect
+from flowlab.course.grading.worker import make_template
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_timeout=4, notebook_timeout=90, memory_mb=1024, output_chars=2000)

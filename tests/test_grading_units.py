@@ -7,8 +7,8 @@ import grading_fixtures as gf
 import nbformat
 import pytest
 
-from flowlab.grading import intake, shard, tamper
-from flowlab.grading.limits import CapOutput, cap_text
+from flowlab.course.grading import intake, shard, tamper
+from flowlab.course.grading.limits import CapOutput, cap_text
 
 
 @pytest.fixture(scope="module")

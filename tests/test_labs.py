@@ -9,7 +9,8 @@ path (example notebooks -> ``flowlab grade`` -> table) runs on the quickest lab.
 import nbformat
 import pytest
 
-from flowlab import course, demo, selfcheck, submissions
+from flowlab import course
+from flowlab.course import demo, selfcheck, submissions
 
 FIRST_LAB = course.lab_names()[0]
 
@@ -22,10 +23,14 @@ def test_demo_grades_the_examples_to_their_expected_scores(tmp_path):
         ["complete", "partly-wrong", "untouched"], "graded")
     assert {row["student"]: float(row["total"]) for row in rows} == {
         row["student"]: row["expected"] for row in rows}
+    assert all(row["flags"] == "" for row in rows)
     table = demo.table(rows)
     assert table.count(" yes") == 3 and " NO" not in table
-    feedback = tmp_path / "graded" / "feedback" / "partly-wrong.html"
-    assert feedback.is_file() and "BEGIN HIDDEN TESTS" not in feedback.read_text()
+    graded = tmp_path / "graded"
+    assert (graded / "nbgrader_grades.csv").is_file()
+    for student in ("complete", "partly-wrong", "untouched"):
+        feedback = graded / "feedback" / f"{student}.html"
+        assert feedback.is_file() and "BEGIN HIDDEN TESTS" not in feedback.read_text()
 
 
 @pytest.mark.slow

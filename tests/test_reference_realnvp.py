@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from flowlab import images, training
-from flowlab.grading.verifier import load_reference
+from flowlab.course.grading.verifier import load_reference
 from flowlab.tfenv import tf, tfb
 
 reference = load_reference("realnvp")

@@ -21,8 +21,8 @@ import grading_fixtures as gf
 import nbformat
 import pytest
 
-from flowlab.grading import batch, launcher, sandbox
-from flowlab.grading.limits import Limits
+from flowlab.course.grading import batch, launcher, sandbox
+from flowlab.course.grading.limits import Limits
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_timeout=30, notebook_timeout=120, memory_mb=1536, output_chars=4000)
@@ -86,6 +86,14 @@ for path in glob.glob('/proc/*/environ'):
         pass
 print('ENV', sorted(os.environ))
 print('ALL', seen)
+import flowlab
+tooling = os.path.join(os.path.dirname(flowlab.__file__), 'course')
+print('TOOLING', sorted(os.listdir(tooling)) if os.path.isdir(tooling) else 'absent')
+try:
+    import flowlab.course.grading.verifier
+    print('IMPORT tooling', 'open')
+except ImportError:
+    print('IMPORT tooling', 'blocked')
 """
 
 FILL = """
@@ -373,6 +381,13 @@ def test_grader_environment_is_not_visible(graded):
     assert SECRET_VALUE not in (out / "feedback" / "environ.html").read_text()
     seen = re.search(r"ENV (\[.*?\])", printed).group(1)
     assert "FLOWLAB_SANDBOX_REPORT" not in seen and "JUPYTER_RUNTIME_DIR" not in seen
+
+
+def test_course_tooling_is_not_visible(graded):
+    # The package folder is readable (the labs import it), but the grader, the audit and the
+    # course tooling inside it are covered by an empty folder.
+    printed = outputs_text(autograded(graded["out"], "environ"))
+    assert "TOOLING []" in printed and "IMPORT tooling blocked" in printed, printed[-2000:]
 
 
 def test_writable_places_are_capped_tmpfs(graded):

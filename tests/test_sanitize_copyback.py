@@ -6,8 +6,8 @@ import os
 import nbformat
 import pytest
 
-from flowlab.grading import copyback
-from flowlab.grading.sanitize import SanitizeOutputs, safe_bundle, safe_markdown
+from flowlab.course.grading import copyback
+from flowlab.course.grading.sanitize import SanitizeOutputs, safe_bundle, safe_markdown
 
 MARK = "PWN" + "ED"
 

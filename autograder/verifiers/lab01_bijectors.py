@@ -3,7 +3,7 @@
 import numpy as np
 
 from flowlab import checks, density
-from flowlab.grading.verifier import Task
+from flowlab.course.grading.verifier import Task
 
 SCALE = np.array([1.0, 0.5])
 SHIFT = np.array([0.5, 0.25])

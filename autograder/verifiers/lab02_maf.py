@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from flowlab import budgets, checks, data, training
-from flowlab.grading.verifier import Task
+from flowlab.course.grading.verifier import Task
 
 HIDDEN_UNITS = [128, 128]
 REFERENCE_CONFIG = {"params": 2, "hidden_units": HIDDEN_UNITS, "activation": "relu", "use_bias": True}

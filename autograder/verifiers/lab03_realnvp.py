@@ -11,7 +11,7 @@ verifier loads, once the rebuild is shown to reproduce the student's own log-den
 import numpy as np
 
 from flowlab import checks, data, images
-from flowlab.grading.verifier import Task, load_reference
+from flowlab.course.grading.verifier import Task, load_reference
 
 reference = load_reference("realnvp")
 

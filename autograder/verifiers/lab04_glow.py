@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 
 from flowlab import budgets, checks, data, density, glow
-from flowlab.grading.verifier import Task, load_reference
+from flowlab.course.grading.verifier import Task, load_reference
 
 reference = load_reference("glow")
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from flowlab import course, submissions
+from flowlab import course
+from flowlab.course import submissions
 
 DEMO = course.WORK / "demo"
 
@@ -22,7 +23,7 @@ def _student_id(example: str) -> str:
 
 def grade_examples(lab: str, out: Path, workers: int) -> list[dict]:
     """Grade ``lab``'s examples into ``out``; return one row per example with expected scores."""
-    from flowlab.grading import batch
+    from flowlab.course.grading import batch
 
     folder = out / "submissions"
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import ast
 import contextlib
 import re
 
-from flowlab.grading.intake import graded_cells
+from flowlab.course.grading.intake import graded_cells
 
 INTERPRETER_HOOKS = {
     "sys.settrace", "sys.setprofile", "threading.settrace", "threading.setprofile",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from flowlab import submissions
+from flowlab.course import submissions
 
 SEED_LINE = 'os.environ["FLOWLAB_SEED"] = "{seed}"'
 

@@ -1,4 +1,4 @@
-"""One nbgrader job in its own process: ``python -m flowlab.grading.runner JOB.json``.
+"""One nbgrader job in its own process: ``python -m flowlab.course.grading.runner JOB.json``.
 
 ``template`` generates the lab's student version into a course folder (and its gradebook);
 ``grade`` autogrades one student there and renders the feedback. The job's result is written as
@@ -26,9 +26,9 @@ from nbgrader.utils import capture_log
 from traitlets.config import Config, PyFileConfigLoader
 
 from flowlab import course
-from flowlab.grading.limits import CapOutput
-from flowlab.grading.sanitize import SanitizeOutputs
-from flowlab.grading.trusted import ApplyVerdicts, ExecuteWithEvidence
+from flowlab.course.grading.limits import CapOutput
+from flowlab.course.grading.sanitize import SanitizeOutputs
+from flowlab.course.grading.trusted import ApplyVerdicts, ExecuteWithEvidence
 
 
 def config_for(job: dict) -> Config:

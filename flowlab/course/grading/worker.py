@@ -23,9 +23,9 @@ from pathlib import Path
 import nbformat
 
 from flowlab import course
-from flowlab.grading import gradebook
-from flowlab.grading.launcher import REPORT_VARIABLE
-from flowlab.grading.limits import Limits
+from flowlab.course.grading import gradebook
+from flowlab.course.grading.launcher import REPORT_VARIABLE
+from flowlab.course.grading.limits import Limits
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Zygote:
 
     def _start(self) -> None:
         self.died = False
-        self.proc = subprocess.Popen([sys.executable, "-m", "flowlab.grading.zygote"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "flowlab.course.grading.zygote"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=self.env,
                                      start_new_session=True)
@@ -280,7 +280,7 @@ def sandbox_notes(job: Job) -> list[str]:
 def run_job(job_file: Path, env: dict, log: Path, timeout: float, running: Running | None) -> bool:
     """Run the runner on ``job_file``; False if it had to be killed at ``timeout`` seconds."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "flowlab.grading.runner", str(job_file)],
+        proc = subprocess.Popen([sys.executable, "-m", "flowlab.course.grading.runner", str(job_file)],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, cwd=job_file.parent, start_new_session=True)
         if running:

@@ -18,7 +18,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from flowlab.grading import evidence, verifier
+from flowlab.course.grading import evidence, verifier
 
 FAILED = "CheckFailed"
 PASSED_NOTE = "Graded outside your notebook on fresh inputs: passed.\n"

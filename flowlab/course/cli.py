@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from flowlab import commands
+from flowlab.course import commands
 
 
 def _positive(text: str) -> int:
@@ -19,8 +19,8 @@ def _positive(text: str) -> int:
 
 def add_grade(subparsers) -> None:
     """``flowlab grade LAB SUBMISSIONS --out DIR``."""
-    from flowlab.grading.intake import DEFAULT_PATTERN
-    from flowlab.grading.limits import Limits
+    from flowlab.course.grading.intake import DEFAULT_PATTERN
+    from flowlab.course.grading.limits import Limits
 
     defaults = Limits()
     parser = subparsers.add_parser(
@@ -65,8 +65,8 @@ def run_grade(args) -> int:
     import signal
 
     from flowlab import course
-    from flowlab.grading import batch, shard
-    from flowlab.grading.limits import Limits
+    from flowlab.course.grading import batch, shard
+    from flowlab.course.grading.limits import Limits
 
     limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                     memory_mb=args.memory_mb, output_chars=args.output_chars)
@@ -94,7 +94,7 @@ def add_grade_merge(subparsers) -> None:
 
 
 def run_grade_merge(args) -> int:
-    from flowlab.grading import merge
+    from flowlab.course.grading import merge
 
     print(merge.merge(args.out, args.shards))
     return 0
@@ -102,7 +102,7 @@ def run_grade_merge(args) -> int:
 
 def add_book(subparsers) -> None:
     """``flowlab book [--out DIR] [--budget full|grading]``."""
-    from flowlab import book
+    from flowlab.course import book
 
     parser = subparsers.add_parser(
         "book", help="execute every lab and render the self-study book (static HTML)",
@@ -122,7 +122,7 @@ def add_book(subparsers) -> None:
 def run_book(args) -> int:
     import time
 
-    from flowlab import book
+    from flowlab.course import book
 
     started = time.monotonic()
     index = book.build(args.out, args.cache, args.budget)

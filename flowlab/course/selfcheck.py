@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 from flowlab import course
-from flowlab.grading import batch, intake, report
+from flowlab.course.grading import batch, intake, report
 
 STUB = "raise NotImplementedError()"
 STUDENT = "you"

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from flowlab import course
-from flowlab.grading.evidence import EvidenceError, encode_array
+from flowlab.evidence import EvidenceError, encode_array
 
-COLLECT_CALL = '__import__("flowlab.grading.evidence", fromlist=["collect"]).collect({request!r})\n'
+COLLECT_CALL = '__import__("flowlab.evidence", fromlist=["collect"]).collect({request!r})\n'
 
 
 class VerifierError(RuntimeError):

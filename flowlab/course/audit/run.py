@@ -6,9 +6,10 @@ from pathlib import Path
 
 import nbformat
 
-from flowlab import checks, course, submissions
-from flowlab.audit import plan, verdicts
-from flowlab.grading import batch, intake, report
+from flowlab import checks, course
+from flowlab.course import submissions
+from flowlab.course.audit import plan, verdicts
+from flowlab.course.grading import batch, intake, report
 
 
 def _solution_tasks(release: nbformat.NotebookNode) -> list[str]:

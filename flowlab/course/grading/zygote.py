@@ -40,7 +40,7 @@ def _child(request: dict) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
-        from flowlab.grading import runner
+        from flowlab.course.grading import runner
 
         runner.main(request["job"])
         code = 0
@@ -60,7 +60,7 @@ def preload_verifier() -> None:
     the grading process itself."""
     lab, folder = os.environ.get("FLOWLAB_PRELOAD_LAB"), os.environ.get("FLOWLAB_PRELOAD_VERIFIERS")
     if lab and folder:
-        from flowlab.grading import verifier
+        from flowlab.course.grading import verifier
 
         with contextlib.suppress(Exception):
             verifier.load(lab, folder)
@@ -68,7 +68,7 @@ def preload_verifier() -> None:
 
 def main() -> None:
     die_with_parent()
-    from flowlab.grading import runner  # noqa: F401  (the point: import before forking)
+    from flowlab.course.grading import runner  # noqa: F401  (the point: import before forking)
 
     preload_verifier()
     out = sys.stdout

@@ -2,7 +2,8 @@
 
 Student code runs as uid 65534 in its own user namespace with no capabilities, an allow-listed
 environment and no network. It can read the Python install, the virtual environment, the
-``flowlab`` package and the course's ``datasets/``; it can write only to size-capped tmpfs folders
+``flowlab`` library (not the course tooling in ``flowlab/course/``, which an empty folder covers)
+and the course's ``datasets/``; it can write only to size-capped tmpfs folders
 (its working folder, ``/tmp``, ``/dev/shm``) and to the runtime folder holding the kernel's
 sockets. The solutions, hidden tests, gradebook, other submissions and config are outside every
 bound path. ``docs/grading.md`` lists what this does and does not guarantee.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import flowlab
 from flowlab import course
-from flowlab.grading.limits import Limits
+from flowlab.course.grading.limits import Limits
 
 KERNEL_NAME = "flowlab-grading"
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -78,6 +79,11 @@ def read_only_paths() -> list[str]:
     return sorted(paths)
 
 
+def hidden_paths() -> list[str]:
+    """Folders under the readable ones that student code must not see: the course tooling."""
+    return [str(Path(__file__).resolve().parents[1])]
+
+
 def write_kernelspec(where: Path, sandbox: Sandbox, limits: Limits) -> Path:
     """Write the grading kernelspec under ``where/kernels/`` (put ``where`` on JUPYTER_PATH).
 
@@ -87,7 +93,8 @@ def write_kernelspec(where: Path, sandbox: Sandbox, limits: Limits) -> Path:
     kernel_dir = Path(where) / "kernels" / KERNEL_NAME
     kernel_dir.mkdir(parents=True, exist_ok=True)
     spec = {"sandbox": sandbox.kind, "bwrap": shutil.which("bwrap") or "", "python": sys.executable,
-            "read_only": read_only_paths(), "memory_mb": limits.memory_mb,
+            "read_only": read_only_paths(), "hidden": hidden_paths(),
+            "memory_mb": limits.memory_mb,
             "file_mb": limits.file_mb, "tmp_mb": TMP_MB, "shm_mb": SHM_MB, "workdir_mb": WORKDIR_MB,
             "disable_userns": sandbox.disable_userns}
     (kernel_dir / "launch.json").write_text(json.dumps(spec, indent=1))

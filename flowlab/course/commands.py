@@ -23,7 +23,7 @@ def _check_drift(args) -> int:
 
 
 def _examples(args) -> int:
-    from flowlab import submissions
+    from flowlab.course import submissions
 
     for lab in args.labs or course.lab_names():
         for path in submissions.write_examples(lab, Path(args.out)):
@@ -32,19 +32,19 @@ def _examples(args) -> int:
 
 
 def _check(args) -> int:
-    from flowlab import selfcheck
+    from flowlab.course import selfcheck
 
     return selfcheck.main_check(args.notebook, sandbox="none" if args.no_sandbox else "bwrap")
 
 
 def _demo(args) -> int:
-    from flowlab import demo
+    from flowlab.course import demo
 
     return demo.main_demo(args.labs or None, workers=args.workers)
 
 
 def _audit(args) -> int:
-    from flowlab import audit
+    from flowlab.course import audit
 
     return audit.main_audit(args.labs or None, Path(args.out), args.workers, args.isolated,
                             args.seeds, args.repeats)

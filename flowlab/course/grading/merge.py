@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from flowlab.grading import batch, gradebook, report
+from flowlab.course.grading import batch, gradebook, report
 
 
 def _marker(folder: Path) -> dict:

@@ -5,7 +5,7 @@ thresholds. Pure functions of the scores; grading happens in :mod:`.run`.
 
 from dataclasses import dataclass, field
 
-from flowlab import submissions
+from flowlab.course import submissions
 
 GRADED = "graded"
 MIN_WRONG_PER_TASK = 3

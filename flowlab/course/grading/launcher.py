@@ -104,6 +104,10 @@ def bwrap_command(spec: dict, connection_file: str, kernel: list[str], env: dict
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     for path in spec["read_only"]:
         command += ["--ro-bind-try", path, path]
+    # The course tooling (grader, audit, catalogs' machinery) sits inside the package folder; an
+    # empty read-only tmpfs over it keeps it out of the student's reach.
+    for path in spec.get("hidden", []):
+        command += ["--size", "4096", "--tmpfs", path, "--remount-ro", path]
     runtime = os.path.dirname(os.path.abspath(connection_file))
     command += ["--bind", runtime, runtime,
                 "--size", str(spec["workdir_mb"] << 20), "--tmpfs", cwd]

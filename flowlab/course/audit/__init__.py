@@ -20,8 +20,8 @@ so a verdict against an entry is always its own; ``--isolated`` grades each entr
 from pathlib import Path
 
 from flowlab import course
-from flowlab.audit.run import audit_lab
-from flowlab.audit.table import report
+from flowlab.course.audit.run import audit_lab
+from flowlab.course.audit.table import report
 
 AUDIT = course.WORK / "audit"
 

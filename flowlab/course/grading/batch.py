@@ -24,9 +24,9 @@ import nbformat
 from tqdm import tqdm
 
 from flowlab import course
-from flowlab.grading import copyback, gradebook, intake, report, sandbox, shard, tamper, verifier
-from flowlab.grading.limits import Limits
-from flowlab.grading.worker import Job, Outcome, Running, ZygotePool, grade_one, make_template
+from flowlab.course.grading import copyback, gradebook, intake, report, sandbox, shard, tamper, verifier
+from flowlab.course.grading.limits import Limits
+from flowlab.course.grading.worker import Job, Outcome, Running, ZygotePool, grade_one, make_template
 
 
 @dataclass

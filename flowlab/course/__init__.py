@@ -1,4 +1,7 @@
-"""The course's layout and nbgrader's commands, run the way this course needs them.
+"""The course tooling: this package holds what instructors and the test suite run (build, examples,
+self-check, demo, book, command line, ``grading/``, ``audit/``); no notebook imports it, and the
+grading sandbox hides it from student code. This module is the course's layout and nbgrader's
+commands, run the way this course needs them.
 
 The nbgrader *source* is ``solutions/``, the *release* ``labs/``; each lab is a folder holding one
 notebook of the same name. nbgrader runs as a subprocess with the course's config, so a failure in
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 LABS = ROOT / "labs"
 AUTOGRADER = ROOT / "autograder"

@@ -1,6 +1,6 @@
 """The audit report: one row per graded task, the stability of each lab, the threshold margins."""
 
-from flowlab.audit.verdicts import LabAudit, Threshold
+from flowlab.course.audit.verdicts import LabAudit, Threshold
 
 
 def _fraction(good: int, total: int) -> str:
