@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from flowlab.course.grading import evidence
+from flowlab import evidence
 
 
 @pytest.mark.parametrize("value", [3.5, 7, np.float32(0.25), np.arange(6.0).reshape(2, 3).T, [1.0, 2.0]])

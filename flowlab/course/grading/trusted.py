@@ -18,7 +18,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from flowlab.course.grading import evidence, verifier
+from flowlab import evidence
+from flowlab.course.grading import verifier
 
 FAILED = "CheckFailed"
 PASSED_NOTE = "Graded outside your notebook on fresh inputs: passed.\n"
