@@ -42,7 +42,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 # The quick subset: unit tests only (slow ones grade notebooks or drive a browser).
 check: lint
