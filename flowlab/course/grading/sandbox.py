@@ -81,7 +81,7 @@ def read_only_paths() -> list[str]:
 
 def hidden_paths() -> list[str]:
     """Folders under the readable ones that student code must not see: the course tooling."""
-    return [str(Path(__file__).resolve().parents[1])]
+    return [str(Path(course.__file__).resolve().parent)]
 
 
 def write_kernelspec(where: Path, sandbox: Sandbox, limits: Limits) -> Path:

@@ -167,7 +167,12 @@ def _module_from(path: Path, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # A module that failed half-way must not be found in sys.modules by the next load.
+        del sys.modules[name]
+        raise
     return module
 
 
