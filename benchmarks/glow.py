@@ -35,13 +35,13 @@ def run_glow(split, run: str) -> dict:
     training.set_seed()
     bijector, flow = reference.make_glow(split.image_shape, seed=budgets.seed())
     eager.initialize(flow, density.dequantize(split.train, split.levels, 0))
-    rng = np.random.default_rng(budgets.seed())
-    history = eager.fit(flow, lambda epoch: density.dequantize(split.train, split.levels, rng),
+    seed = budgets.seed()
+    history = eager.fit(flow, lambda epoch: density.dequantize(split.train, split.levels, (seed, epoch)),
                         budgets.budget(run), validation=glow.dequantized(split, "validation"),
                         learning_rate=glow.LEARNING_RATE, progress=False)
     dims = int(np.prod(split.image_shape))
-    bpd = density.bits_per_dim(eager.held_out_nll(flow, glow.dequantized(split, "test")), dims,
-                               split.levels)
+    bpd = reference.bits_per_dim(eager.log_prob(flow, glow.dequantized(split, "test")), dims,
+                                 split.levels)
 
     @tf.function
     def sample_100():

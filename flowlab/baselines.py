@@ -2,15 +2,14 @@
 
 Each baseline is fitted on the dequantized ``[0, 1)`` training vectors, its size or bandwidth is
 chosen on the validation part, and the chosen model is scored on the test part, with
-:func:`flowlab.density.bits_per_dim`: exactly the convention the flows of labs 03 and 04 use.
+bits per dimension of the discrete pixels: exactly the convention the flows of labs 03 and 04 use.
 """
 
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
-
-from flowlab import density
 
 # Diagonal mixtures of 40-80 components win on the 8x8 digits; full covariances (64x64 each) overfit
 # beyond a few components and cost the most time.
@@ -41,17 +40,23 @@ def _select(name, candidates, data, levels: int) -> BaselineResult:
     """Fit each ``(setting, make_model)``; keep the one with the lowest validation bits/dim."""
     train, validation, test = (_flat(part) for part in data)
     dims = train.shape[1]
+
+    def bits_per_dim(model, points) -> float:
+        # Lab 03's conversion is a graded task: the package has no function a student could call.
+        nll = -float(np.mean(model.score_samples(points)))
+        return (nll + dims * math.log(levels)) / (dims * math.log(2))
+
     start = time.perf_counter()
     best = None
     for setting, make_model in candidates:
         model = make_model().fit(train)
-        score = density.bits_per_dim(-model.score_samples(validation), dims, levels)
+        score = bits_per_dim(model, validation)
         if np.isfinite(score) and (best is None or score < best[0]):
             best = (score, setting, model)
     if best is None:
         raise RuntimeError(f"every {name} candidate scored a non-finite validation likelihood.")
     score, setting, model = best
-    test_bpd = density.bits_per_dim(-model.score_samples(test), dims, levels)
+    test_bpd = bits_per_dim(model, test)
     return BaselineResult(name, setting, score, test_bpd, time.perf_counter() - start)
 
 

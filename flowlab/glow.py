@@ -9,7 +9,6 @@
   scored on the same continuous points.
 """
 
-import math
 
 import numpy as np
 
@@ -65,12 +64,6 @@ def best_gaussian_mixture(split, quick: bool = False, seed: int = 0, grid=None):
 def to_unit(images) -> np.ndarray:
     """Images from a flow (dequantized scale, about ``[0, 1)``) clipped to ``[0, 1]`` for display."""
     return np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
-
-
-def nats_to_bits_per_dim(log_probs, dims: int, levels: int) -> np.ndarray:
-    """Per-example bits/dim from per-example log-likelihoods of ``[0, 1)``-scaled data."""
-    return (-np.asarray(log_probs, dtype=np.float64) + dims * math.log(levels)) / (
-        dims * math.log(2))
 
 
 def to_grayscale(patches, levels: int = 17) -> np.ndarray:

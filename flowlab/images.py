@@ -8,8 +8,8 @@ bytes). The conventions, shared by every model a lab compares:
   with its own fixed noise (:data:`NOISE_SEEDS`), so all models are scored on identical points;
 * a flow may model ``y = logit(alpha + (1 - 2 alpha) x)`` instead of ``x``; its NLL is brought back
   to ``x`` by subtracting ``log |dy/dx|`` (:func:`logit_transform` returns it per example);
-* scores are bits per dimension of the *discrete* pixels (:func:`flowlab.density.bits_per_dim`
-  after subtracting the mean ``log |dy/dx|``; lab 03 has students write that conversion).
+* scores are bits per dimension of the *discrete* pixels, after subtracting the mean
+  ``log |dy/dx|`` (lab 03 has students write that conversion).
 """
 
 import math
@@ -46,8 +46,7 @@ def dequantize_split(split, seed: int = 0) -> Dequantized:
     The noise is drawn once and kept: a model scored on freshly drawn noise each time would not be
     comparable with another, and re-drawing the training noise every epoch is a separate choice.
     """
-    parts = {part: density.dequantize(getattr(split, part), split.levels,
-                                      np.random.default_rng([seed, NOISE_SEEDS[part]]))
+    parts = {part: density.dequantize(getattr(split, part), split.levels, [seed, NOISE_SEEDS[part]])
              for part in PARTS}
     return Dequantized(levels=split.levels, **parts)
 

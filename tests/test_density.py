@@ -49,7 +49,7 @@ def test_moons_log_prob_rejects_bad_shapes():
 
 def test_dequantize_spreads_each_level_over_its_own_interval():
     pixels = np.array([[0, 5, 16]])
-    values = density.dequantize(np.repeat(pixels, 1000, 0), levels=17, rng=0)
+    values = density.dequantize(np.repeat(pixels, 1000, 0), levels=17, seed=0)
     for column, level in enumerate([0, 5, 16]):
         assert np.all(values[:, column] >= level / 17)
         assert np.all(values[:, column] < (level + 1) / 17)
@@ -57,8 +57,14 @@ def test_dequantize_spreads_each_level_over_its_own_interval():
         density.dequantize(np.array([17]), levels=17)
 
 
-def test_bits_per_dim_of_a_uniform_model_is_log2_of_the_levels():
-    # A uniform density on [0, 1)^d has NLL 0 nats: in the discrete convention that is
-    # log2(levels) bits per dimension.
-    assert density.bits_per_dim(0.0, dims=64, levels=17) == pytest.approx(math.log2(17))
-    assert density.bits_per_dim(64 * math.log(2), dims=64, levels=256) == pytest.approx(9.0)
+def test_dequantize_noise_is_named_by_its_seed():
+    pixels = np.arange(17).reshape(1, 17)
+    np.testing.assert_array_equal(density.dequantize(pixels, 17, (3, 1)),
+                                  density.dequantize(pixels, 17, (3, 1)))
+    assert not np.array_equal(density.dequantize(pixels, 17, (3, 1)),
+                              density.dequantize(pixels, 17, (3, 2)))
+
+
+def test_dequantize_refuses_a_generator_because_lab03_students_write_that_one():
+    with pytest.raises(TypeError, match="not a random generator"):
+        density.dequantize(np.zeros((2, 3)), 17, np.random.default_rng(0))

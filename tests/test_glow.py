@@ -91,13 +91,6 @@ def test_dequantized_parts_are_fixed():
                               density.dequantize(split.validation, split.levels, 0)[:10])
 
 
-def test_nats_to_bits_per_dim_matches_density():
-    log_probs = np.array([10.0, 30.0, -5.0])
-    per_image = glow.nats_to_bits_per_dim(log_probs, 64, 17)
-    assert per_image.mean() == pytest.approx(density.bits_per_dim(-log_probs, 64, 17))
-    assert glow.nats_to_bits_per_dim([0.0], 64, 17)[0] == pytest.approx(math.log2(17))
-
-
 def test_to_grayscale_levels():
     patches = np.stack([np.zeros((8, 8, 3)), np.full((8, 8, 3), 255)]).astype(np.int64)
     patches[0, 0, 0] = [255, 0, 0]
@@ -117,3 +110,10 @@ def test_best_gaussian_mixture_picks_on_validation_and_scores_test():
     single = glow.best_gaussian_mixture(split, grid=(("full", 1),))
     assert result.test_bpd < single.test_bpd
     assert 0 < result.test_bpd < math.log2(17)
+
+
+def test_reference_bits_per_dim_of_a_uniform_model_is_log2_of_the_levels():
+    # A uniform density on [0, 1)^d has log p = 0: in the discrete convention that is
+    # log2(levels) bits per dimension.
+    assert reference.bits_per_dim(np.zeros(3), dims=64, levels=17) == pytest.approx(math.log2(17))
+    assert reference.bits_per_dim([-64 * math.log(2)], dims=64, levels=256) == pytest.approx(9.0)

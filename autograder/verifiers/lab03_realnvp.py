@@ -399,6 +399,19 @@ def judge_digits(ev):
 
 # --- Task 5: dequantization ----------------------------------------------------------------------
 
+def used_generator(seed: int) -> np.random.Generator:
+    """A generator that has drawn once already, as the kernel's is (see USED_GENERATOR)."""
+    generator = np.random.default_rng(seed)
+    generator.random()
+    return generator
+
+
+# The generator handed to the student's dequantize has drawn once, so its stream cannot be
+# re-created from the seed it was made with (rng.bit_generator.seed_seq.entropy): only code that
+# draws from the generator itself matches the reference.
+USED_GENERATOR = "(lambda _g: (_g.random(), _g)[1])(_np.random.default_rng({seed}))"
+
+
 def judge_dequantize(ev):
     pixels = ev.probes["pixels"]
     seed = int(ev.probes["noise_seed"][0])
@@ -414,13 +427,13 @@ def judge_dequantize(ev):
     checks.expect(abs(fraction.mean() - 0.5) < 0.02 and abs(fraction.std() - np.sqrt(1 / 12)) < 0.02,
                   f"the noise within a pixel's cell should be U(0, 1): mean 0.5, sd 0.289; it has mean "
                   f"{fraction.mean():.3f}, sd {fraction.std():.3f}.")
-    expected = ((pixels + np.random.default_rng(seed).uniform(size=pixels.shape)) / LEVELS)
+    expected = ((pixels + used_generator(seed).uniform(size=pixels.shape)) / LEVELS)
     checks.expect_close(x, expected.astype(np.float32), "dequantize vs the reference with the same "
                         "generator (one rng.uniform draw per pixel)", atol=1e-6)
     zeros = ev.array("zeros_256")
     checks.expect_shape(zeros, (2, 3), "dequantize(np.zeros((2, 3)), 256, rng)")
     checks.expect(zeros.max() < 1 / 256, "with 256 levels, dequantized zeros should stay below 1/256.")
-    checks.expect_close(zeros, np.random.default_rng(seed + 1).uniform(size=(2, 3)) / 256,
+    checks.expect_close(zeros, used_generator(seed + 1).uniform(size=(2, 3)) / 256,
                         "dequantize(np.zeros((2, 3)), 256, rng)", atol=1e-7)
 
 
@@ -465,8 +478,9 @@ TASKS = [
     Task("moons_quality_test", {**_trained_items("moons", "realnvp"),
                                 "moons_log_prob": "realnvp.log_prob(_P.moons_x)"}, judge_moons),
     Task("dequantize_test", {
-        "x": "dequantize(_P.pixels, 17, _np.random.default_rng(int(_P.noise_seed[0])))",
-        "zeros_256": "dequantize(_np.zeros((2, 3)), 256, _np.random.default_rng(int(_P.noise_seed[0]) + 1))"},
+        "x": f"dequantize(_P.pixels, 17, {USED_GENERATOR.format(seed='int(_P.noise_seed[0])')})",
+        "zeros_256": "dequantize(_np.zeros((2, 3)), 256, "
+                     f"{USED_GENERATOR.format(seed='int(_P.noise_seed[0]) + 1')})"},
          judge_dequantize),
     Task("bits_test", {
         "values": "[bits_per_dim(float(_P.bits_nll[i]), _P.bits_terms[i, :int(_P.bits_lengths[i])], "

@@ -231,7 +231,7 @@ def judge_trained_glow(ev):
         raise AssertionError(f"digit_glow does not fit the lab's Glow: {error}.") from None
     x, levels = held_out_digits()
     dims = int(np.prod(DIGIT_SHAPE))
-    bpd = density.bits_per_dim(-reference.log_prob(flow, x).mean(), dims, levels)
+    bpd = reference.bits_per_dim(reference.log_prob(flow, x), dims, levels)
     ev.below(bpd, BPD_LIMIT, "the held-out bits/dim of digit_flow (computed by the grader)")
     digit_bpd = scalar(ev, "digit_bpd")
     checks.expect(abs(digit_bpd - bpd) < 0.01,
@@ -253,7 +253,7 @@ def judge_bits_per_dim(ev):
     loc, spread = ev.probes["loc"].astype(np.float64), ev.probes["spread"].astype(np.float64)
     log_probs = np.sum(-0.5 * ((x - loc) / spread) ** 2 - np.log(spread) - 0.5 * math.log(2 * math.pi),
                        axis=(1, 2, 3))
-    expected = (-log_probs.mean() + dims * math.log(levels)) / (dims * math.log(2))
+    expected = reference.bits_per_dim(log_probs, dims, levels)
     checks.expect_close(scalar(ev, "gaussian"), expected,
                         f"bits_per_dim_of for a Gaussian model of {len(images)} images of shape "
                         f"{images.shape[1:]} with {levels} levels", atol=1e-3)
