@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from flowlab import baselines
 
@@ -35,3 +36,22 @@ def test_images_of_any_shape_are_flattened():
     parts = [rng.uniform(size=(n, 2, 2, 3)) for n in (300, 100, 100)]
     result = baselines.gaussian_mixture(*parts, 256, grid=(("diag", 2),))
     assert np.isfinite(result.test_bpd)
+
+
+def test_tuned_mixture_chooses_size_and_stopping_on_validation():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    points = centres[rng.integers(0, 3, 3000)] + 0.3 * rng.standard_normal((3000, 2))
+    train, validation, test = points[:2000], points[2000:2500], points[2500:]
+    tuned = baselines.tuned_mixture(train, validation, components=(1, 3, 30), seed=0)
+    # Three well separated blobs: one component underfits; the validation split rejects it.
+    assert tuned.components in (3, 30)
+    assert tuned.iterations >= 1
+    assert tuned.validation_nll == pytest.approx(tuned.nll(validation))
+    one = baselines.tuned_mixture(train, validation, components=(1,), seed=0)
+    assert tuned.nll(test) < one.nll(test) - 0.5
+
+
+def test_tuned_mixture_rejects_counts_larger_than_the_data():
+    with pytest.raises(ValueError, match="component count"):
+        baselines.tuned_mixture(np.zeros((5, 2)), np.zeros((5, 2)), components=(10,))
