@@ -159,3 +159,29 @@ def mosaics(panels: dict, columns: int = 2, panel_size: float = 3.6, title: str 
     if title:
         fig.suptitle(title, fontsize=14)
     return fig
+
+
+def trajectories(states, times, title: str = "Trajectories from the Gaussian to the data",
+                 ax=None, limits=MOONS_LIMITS, show: int = 150):
+    """Paths of 2-D points through a continuous flow: ``states`` has shape ``(len(times), n, 2)``.
+
+    Grey lines follow ``show`` of the points; the starting points (``times[0]``) and end points
+    are drawn on top, coloured by time.
+    """
+    states = np.asarray(states)
+    if states.ndim != 3 or states.shape[-1] != 2 or len(states) != len(times):
+        raise ValueError(f"states must have shape (len(times), n, 2), got {states.shape} for "
+                         f"{len(times)} times.")
+    ax = _axes(ax, size=(6, 4.5))
+    for i in range(min(show, states.shape[1])):
+        ax.plot(states[:, i, 0], states[:, i, 1], color="grey", linewidth=0.5, alpha=0.5)
+    colours = plt.cm.viridis(np.linspace(0, 1, len(times)))
+    for index in (0, len(times) - 1):
+        ax.scatter(states[index, :, 0], states[index, :, 1], s=3, color=colours[index],
+                   label=f"t = {times[index]:g}")
+    if limits is not None:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+    ax.legend(loc="upper right")
+    ax.set_title(title)
+    return ax
