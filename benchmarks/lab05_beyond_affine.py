@@ -1,0 +1,74 @@
+"""Lab 05's benchmark: the two-moons table of every model of the course, digits bits/dim, and the
+spline flow's held-out NLL over several seeds.
+
+Run: .venv/bin/python benchmarks/lab05_beyond_affine.py [--seed 0] [--spline-seeds 0 1 2 3 4]
+
+The models are the lab's own (the reference solutions notebook is the one source of their code), so
+the benchmark executes that notebook with the full budget (unless ``FLOWLAB_BUDGET`` says otherwise)
+and prints what its table cells print, and its wall time. ``--spline-seeds`` runs, for each seed,
+only the notebook's cells up to the spline flow's two-moons training and prints its held-out NLL and
+training time: the spline target is checked over seeds without retraining everything else.
+"""
+
+import argparse
+import os
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+from flowlab import course
+
+LAB = "lab05_beyond_affine"
+TABLE_MARKERS = ("compare.table(", "bits/dim\")", "grid_integral(", "fit_early_stopping(",
+                 "spline_nll = ", "residual_nll = ", "ffjord_nll = ")
+
+
+def _execute(notebook, seed: int) -> float:
+    os.environ.update(course.grading_environment())
+    os.environ["FLOWLAB_BUDGET"] = os.environ.get("BENCH_BUDGET", "full")
+    os.environ["FLOWLAB_SEED"] = str(seed)
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=3600, kernel_name="python3",
+                   resources={"metadata": {"path": str(course.source_notebook(LAB).parent)}}
+                   ).execute()
+    return time.perf_counter() - start
+
+
+def _printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+
+
+def full_run(seed: int) -> None:
+    notebook = nbformat.read(course.source_notebook(LAB), as_version=4)
+    seconds = _execute(notebook, seed)
+    print(f"{LAB}, seed {seed}, budget {os.environ['FLOWLAB_BUDGET']}: notebook {seconds:.0f} s")
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and any(m in cell.source for m in TABLE_MARKERS):
+            print(_printed(cell).rstrip(), flush=True)
+
+
+def spline_only(seeds: list[int]) -> None:
+    source = nbformat.read(course.source_notebook(LAB), as_version=4)
+    last = next(i for i, c in enumerate(source.cells) if "spline_nll = " in c.source)
+    print(f"spline coupling flow on two moons, budget {os.environ.get('BENCH_BUDGET', 'full')}")
+    for seed in seeds:
+        notebook = nbformat.read(course.source_notebook(LAB), as_version=4)
+        notebook.cells = notebook.cells[:last + 1]
+        _execute(notebook, seed)
+        print(f"  seed {seed}: {_printed(notebook.cells[last]).strip()}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spline-seeds", type=int, nargs="*", default=None)
+    args = parser.parse_args()
+    if args.spline_seeds:
+        spline_only(args.spline_seeds)
+    else:
+        full_run(args.seed)
+
+
+if __name__ == "__main__":
+    main()
