@@ -4,7 +4,7 @@ probes. The reference implementations of the graded tasks live here only."""
 import numpy as np
 
 from flowlab import checks
-from flowlab.grading.verifier import Task
+from flowlab.course.grading.verifier import Task
 
 PWL_BINS = 5
 SPLINE_BINS, SPLINE_BOUND = 7, 2.5
