@@ -36,16 +36,27 @@ def _moons_curve(points: int = density.MOONS_CURVE_POINTS) -> np.ndarray:
 _CURVE = _moons_curve()
 
 
-def moons_unnormalised_log_prob(x, noise: float = MOONS_NOISE):
+def _moons_block(x, noise: float):
+    # |x - c|² = |x|² - 2 x·c + |c|²: one (n, curve) matrix instead of an (n, curve, 2) tensor.
+    squared = (tf.reduce_sum(x**2, axis=1, keepdims=True) - 2.0 * tf.matmul(x, _CURVE.T)
+               + np.sum(_CURVE**2, axis=1)[None, :])
+    log_norm = -math.log(2 * math.pi * noise**2) - math.log(len(_CURVE))
+    return tf.reduce_logsumexp(-0.5 * tf.maximum(squared, 0.0) / noise**2, axis=1) + log_norm
+
+
+def moons_unnormalised_log_prob(x, noise: float = MOONS_NOISE, chunk: int = 4096):
     """``log p̃(x) = log p(x) + MOONS_LOG_Z`` for points ``x`` of shape ``(n, 2)``, in TensorFlow.
 
     ``p`` is the two-moons density of :func:`flowlab.density.moons_log_prob` (Gaussian noise of
     scale ``noise`` around both moons); its integral is 1, so that of ``p̃`` is ``exp(MOONS_LOG_Z)``.
+    Run eagerly on many points, it works in chunks of ``chunk`` points to bound its memory.
     """
     x = tf.convert_to_tensor(x, tf.float32)
-    squared = tf.reduce_sum((x[:, None, :] - _CURVE[None, :, :]) ** 2, axis=-1)
-    log_norm = -math.log(2 * math.pi * noise**2) - math.log(len(_CURVE))
-    return tf.reduce_logsumexp(-0.5 * squared / noise**2, axis=1) + log_norm + MOONS_LOG_Z
+    count = x.shape[0]
+    if tf.executing_eagerly() and count is not None and count > chunk:
+        parts = [_moons_block(x[start:start + chunk], noise) for start in range(0, count, chunk)]
+        return tf.concat(parts, axis=0) + MOONS_LOG_Z
+    return _moons_block(x, noise) + MOONS_LOG_Z
 
 
 def moons_log_prob(x, noise: float = MOONS_NOISE) -> np.ndarray:

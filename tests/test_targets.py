@@ -9,11 +9,13 @@ from flowlab import density, targets, variational
 from flowlab.tfenv import tf, tfb, tfd, tfp
 
 
-def test_unnormalised_moons_are_the_moons_density_times_z():
+def test_unnormalised_moons_are_the_moons_density_times_z_in_chunks_too():
     points = np.random.default_rng(0).normal(0.5, 1.0, (300, 2)).astype(np.float32)
     expected = density.moons_log_prob(points, targets.MOONS_NOISE) + targets.MOONS_LOG_Z
     found = targets.moons_unnormalised_log_prob(points).numpy()
     np.testing.assert_allclose(found, expected, atol=2e-3)
+    chunked = targets.moons_unnormalised_log_prob(points, chunk=64).numpy()
+    np.testing.assert_allclose(chunked, found, atol=1e-5)
 
 
 def test_banana_integrates_to_its_constant():
