@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from flowlab import checks
-from flowlab.grading.verifier import Task
+from flowlab.course.grading.verifier import Task
 
 LOG_2PI = math.log(2 * math.pi)
 # What the evidence expressions call: TFP by import, so that a student's renamed aliases do not
@@ -27,7 +27,7 @@ MC_TOLERANCE = 6.0
 
 # Task 2 (make_iaf) is checked on a small flow; the trained flows on the lab's architectures.
 IAF_CHECK = {"dims": 3, "layers": 3, "hidden_units": (16, 16)}
-MOONS_IAF = {"dims": 2, "layers": 4, "hidden_units": (64, 64)}
+MOONS_IAF = {"dims": 2, "layers": 8, "hidden_units": (64, 64)}
 POSTERIOR_IAF = {"dims": 31, "layers": 2, "hidden_units": (64, 64)}
 
 # Thresholds on the trained flows (grading budget; margins measured with `flowlab audit`).
