@@ -100,6 +100,34 @@ _BUDGETS = {
         "full": Budget("full", 20, batch_size=128),
         "grading": Budget("grading", 0, batch_size=128),
     },
+    # Lab 06: variational fits have no data set, so "epochs" are optimisation steps and the batch
+    # size is the number of samples drawn per step. Measured margins: see benchmarks/inference.py.
+    "lab06_moons_reverse_kl": {
+        "full": Budget("full", 3000, batch_size=256),
+        "grading": Budget("grading", 300, batch_size=128),
+    },
+    # The forward-KL MAF (also the distillation teacher), by likelihood on 20000 moons samples.
+    "lab06_moons_forward_kl": {
+        "full": Budget("full", 20, batch_size=256),
+        "grading": Budget("grading", 1, batch_size=256),
+    },
+    "lab06_banana": {
+        "full": Budget("full", 1500, batch_size=256),
+        "grading": Budget("grading", 60, batch_size=128),
+    },
+    "lab06_posterior": {
+        "full": Budget("full", 3000, batch_size=64),
+        "grading": Budget("grading", 200, batch_size=64),
+    },
+    "lab06_distillation": {
+        "full": Budget("full", 1500, batch_size=256),
+        "grading": Budget("grading", 60, batch_size=256),
+    },
+    # Not training: the number of samples behind each importance-sampling estimate and KL.
+    "lab06_importance": {
+        "full": Budget("full", 0, batch_size=100000),
+        "grading": Budget("grading", 0, batch_size=20000),
+    },
 }
 
 
