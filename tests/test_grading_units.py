@@ -7,7 +7,7 @@ import grading_fixtures as gf
 import nbformat
 import pytest
 
-from flowlab.course.grading import intake, shard, tamper
+from flowlab.course.grading import intake, launcher, shard, tamper
 from flowlab.course.grading.limits import CapOutput, cap_text
 
 
@@ -158,3 +158,12 @@ def test_shards_are_a_stable_partition():
     assert sorted(sum(slices, [])) == students
     assert all(30 < len(s) < 70 for s in slices)
     assert shard.select(students + ["new"], 2, 4, key=str)[:len(slices[1])] == slices[1]
+
+
+def test_kernel_environment_is_allow_listed_and_caps_malloc_arenas():
+    env = launcher.kernel_environment({"PATH": "/usr/bin", "AWS_SECRET_ACCESS_KEY": "x",
+                                       "MALLOC_ARENA_MAX": "64"}, sandboxed=True)
+    assert env["PATH"] == "/usr/bin" and "AWS_SECRET_ACCESS_KEY" not in env
+    # A TensorFlow kernel's reserved arenas would otherwise count against RLIMIT_AS.
+    assert env["MALLOC_ARENA_MAX"] == "2"
+    assert env["HOME"] == "/tmp"
