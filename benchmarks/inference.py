@@ -15,25 +15,12 @@ bottom and prints what its cells print:
 """
 
 import os
-import time
 
 import nbformat
-from nbclient import NotebookClient
 
 from flowlab import course
 
 LAB = "lab06_inference"
-
-
-def run(budget: str) -> tuple[nbformat.NotebookNode, float]:
-    notebook = nbformat.read(course.source_notebook(LAB), as_version=4)
-    os.environ.update(course.grading_environment())
-    os.environ["FLOWLAB_BUDGET"] = budget
-    start = time.perf_counter()
-    NotebookClient(notebook, timeout=3600, kernel_name="python3",
-                   resources={"metadata": {"path": str(course.source_notebook(LAB).parent)}}
-                   ).execute()
-    return notebook, time.perf_counter() - start
 
 
 def printed(notebook: nbformat.NotebookNode) -> str:
@@ -48,7 +35,7 @@ def printed(notebook: nbformat.NotebookNode) -> str:
 
 def main() -> None:
     budget = os.environ.get("FLOWLAB_BUDGET", "full")
-    notebook, seconds = run(budget)
+    notebook, seconds = course.run_solutions(LAB, budget)
     print(f"{LAB}, budget {budget}")
     print(printed(notebook))
     print(f"notebook wall time: {seconds:.0f} s")

@@ -6,13 +6,11 @@ what the autograder and the tests run.
 """
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from flowlab import course
 from flowlab.course import submissions
@@ -20,14 +18,7 @@ from flowlab.course import submissions
 
 def execute_seconds(lab: str, budget: str) -> float:
     """Seconds to run ``lab``'s solutions notebook top to bottom under ``budget``; errors abort."""
-    notebook = nbformat.read(course.source_notebook(lab), as_version=4)
-    os.environ.update(course.grading_environment())
-    os.environ["FLOWLAB_BUDGET"] = budget
-    start = time.perf_counter()
-    NotebookClient(notebook, timeout=1800, kernel_name="python3",
-                   resources={"metadata": {"path": str(course.source_notebook(lab).parent)}}
-                   ).execute()
-    return time.perf_counter() - start
+    return course.run_solutions(lab, budget, timeout=1800)[1]
 
 
 def autograde_seconds(lab: str) -> tuple[float, float, float]:

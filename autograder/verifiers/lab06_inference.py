@@ -30,7 +30,9 @@ IAF_CHECK = {"dims": 3, "layers": 3, "hidden_units": (16, 16)}
 MOONS_IAF = {"dims": 2, "layers": 8, "hidden_units": (64, 64)}
 POSTERIOR_IAF = {"dims": 31, "layers": 2, "hidden_units": (64, 64)}
 
-# Thresholds on the trained flows (grading budget; margins measured with `flowlab audit`).
+# Thresholds on the trained flows (grading budget). `flowlab audit` of the 8-layer moons IAF,
+# reference at seeds 0-4 (2026-12-03): KL(q || p) at most 0.264 (closest wrong answer, ten steps:
+# 1.579); |log Z error| at most 0.064; negative ELBO at most 68.2 (five steps: 813.7).
 MOONS_KL_LIMIT = 0.6
 MOONS_LOG_Z_ERROR_LIMIT = 0.3
 MOONS_JUDGE_SAMPLES = 20000

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -73,6 +74,22 @@ def grading_environment(base: dict | None = None) -> dict:
         "LOKY_MAX_CPU_COUNT": "1",
     })
     return env
+
+
+def run_solutions(lab: str, budget: str, timeout: int = 3600) -> tuple[nbformat.NotebookNode, float]:
+    """Execute ``lab``'s solutions notebook top to bottom under ``budget`` (errors abort).
+
+    Returns the executed notebook and its wall time in seconds: what the benchmarks report.
+    """
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(source_notebook(lab), as_version=4)
+    os.environ.update(grading_environment())
+    os.environ["FLOWLAB_BUDGET"] = budget
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(source_notebook(lab).parent)}}).execute()
+    return notebook, time.perf_counter() - start
 
 
 def course_options(course_root: Path) -> list[str]:
