@@ -101,7 +101,7 @@ _BUDGETS = {
         "grading": Budget("grading", 0, batch_size=128),
     },
     # Lab 06: variational fits have no data set, so "epochs" are optimisation steps and the batch
-    # size is the number of samples drawn per step. Threshold margins: autograder/verifiers/lab06_inference.py.
+    # size is the number of samples drawn per step. Threshold margins: in lab 06's verifier.
     "lab06_moons_reverse_kl": {
         "full": Budget("full", 3000, batch_size=256),
         "grading": Budget("grading", 300, batch_size=128),
