@@ -231,6 +231,9 @@ def hostile_batch(release: Path, folder: Path, secrets: list[Path], canary: Path
     nb = submission(release)
     cell_by_id(nb, "answer_mul").source += "\nprint(In)\n"
     put("historian", nb, "prints the cell history (hidden tests of earlier cells)")
+    nb = submission(release)
+    nb.cells.append(nbformat.v4.new_code_cell("import os\nos._exit(3)"))
+    put("trailer", nb, "a cell after the last test kills the kernel")
     gradebook_guess = "../../../gradebook.db"
     put("snoop", submission(release, extra=snoop_code(secrets, canary, gradebook_guess)),
         "reads/writes outside its sandbox")

@@ -8,16 +8,19 @@ import hashlib
 from pathlib import Path
 
 import grading_fixtures as gf
+import nbformat
 import pytest
 
 from flowlab import course
-from flowlab.course.grading import batch, gradebook
+from flowlab.course.grading import batch, gradebook, trusted
 from flowlab.course.grading.limits import Limits
 from flowlab.course.grading.sandbox import detect
 from flowlab.course.grading.worker import make_template
 
 pytestmark = pytest.mark.slow
-LIMITS = Limits(cell_timeout=4, notebook_timeout=90, memory_mb=1024, output_chars=2000)
+# 10 s a cell: zeroing the memory bomb's 1 GiB takes up to 4 s while endless loops of the same
+# batch hold the other core.
+LIMITS = Limits(cell_timeout=10, notebook_timeout=90, memory_mb=1024, output_chars=2000)
 
 
 def tree_digest(*roots: Path) -> str:
@@ -97,7 +100,7 @@ def test_endless_loop_is_cut_at_the_cell_limit(graded):
     r = row(graded, "looper")
     # The loop sits before `def add`, so add's test fails; mul's answer still earns its 3 points.
     assert (r["status"], r["total"], r["test_add"], r["test_mul"]) == ("graded", "3", "0", "3")
-    assert "4 s cell time limit" in r["reason"]
+    assert "10 s cell time limit" in r["reason"]
 
 
 def test_memory_bomb_hits_the_cap(graded):
@@ -132,6 +135,15 @@ def test_tampering_is_flagged_and_still_graded(graded, student, total, flag):
     assert flag in r["flags"].split("; ")
     if total is not None:
         assert (r["status"], r["total"]) == ("graded", total)
+
+
+def test_cells_after_the_last_test_are_not_run(graded):
+    # They cannot change a score (evidence is taken right after each test), so the grader skips
+    # them and says so in the cell.
+    assert (row(graded, "trailer")["status"], row(graded, "trailer")["total"]) == ("graded", "5")
+    autograded = graded["out"] / "course" / "autograded" / "trailer" / gf.LAB / f"{gf.LAB}.ipynb"
+    last = nbformat.read(autograded, as_version=4).cells[-1]
+    assert [output.get("text") for output in last.outputs] == [trusted.NOT_RUN_NOTE]
 
 
 def test_restored_tests_grade_the_real_answers(graded):

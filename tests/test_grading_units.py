@@ -7,7 +7,7 @@ import grading_fixtures as gf
 import nbformat
 import pytest
 
-from flowlab.course.grading import intake, launcher, shard, tamper
+from flowlab.course.grading import intake, launcher, shard, tamper, worker
 from flowlab.course.grading.limits import CapOutput, cap_text
 
 
@@ -167,3 +167,17 @@ def test_kernel_environment_is_allow_listed_and_caps_malloc_arenas():
     # A TensorFlow kernel's reserved arenas would otherwise count against RLIMIT_AS.
     assert env["MALLOC_ARENA_MAX"] == "2"
     assert env["HOME"] == "/tmp"
+
+
+def test_kernels_graded_side_by_side_share_out_the_cores(monkeypatch, tmp_path):
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert [worker.threads_per_kernel(n) for n in (1, 2, 3)] == [2, 1, 1]
+    job = worker.Job("lab01_bijectors", "s", tmp_path / "s.ipynb", tmp_path, tmp_path, tmp_path,
+                     worker.Limits(), "k", tmp_path, tmp_path, threads=1)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    kernel_env = launcher.kernel_environment(worker.runner_env(job, tmp_path), sandboxed=True)
+    assert {kernel_env[name] for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                          "OMP_NUM_THREADS")} == {"1"}
+    # An instructor's own setting wins.
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert worker.runner_env(job, tmp_path)["OMP_NUM_THREADS"] == "4"

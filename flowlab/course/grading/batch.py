@@ -26,7 +26,15 @@ from tqdm import tqdm
 from flowlab import course
 from flowlab.course.grading import copyback, gradebook, intake, report, sandbox, shard, tamper, verifier
 from flowlab.course.grading.limits import Limits
-from flowlab.course.grading.worker import Job, Outcome, Running, ZygotePool, grade_one, make_template
+from flowlab.course.grading.worker import (
+    Job,
+    Outcome,
+    Running,
+    ZygotePool,
+    grade_one,
+    make_template,
+    threads_per_kernel,
+)
 
 
 @dataclass
@@ -261,7 +269,8 @@ def _run(todo, lab, source, template, scratch, out, final, chosen, options) -> b
     try:
         futures = [pool.submit(_safe_grade, Job(lab, sub.student, sub.path, source, template,
                                               scratch / "students" / sub.student, options.limits,
-                                              sandbox.KERNEL_NAME, jupyter, options.verifiers),
+                                              sandbox.KERNEL_NAME, jupyter, options.verifiers,
+                                              threads_per_kernel(options.workers)),
                                   running, zygotes)
                    for sub, _ in todo]
         for future in as_completed(futures):

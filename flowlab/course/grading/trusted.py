@@ -27,6 +27,16 @@ NO_EVIDENCE = ("the notebook gave no answer to the grader's questions (the cell 
                "timed out, or display was changed)")
 
 
+NOT_RUN_NOTE = ("Not run by the grader: no graded test comes after this cell, so it cannot change "
+                "your score. Run it in your own notebook to see its output.\n")
+
+
+def last_graded_test(nb) -> int | None:
+    """Index of the notebook's last graded test cell; None if it has none."""
+    found = [index for index, cell in enumerate(nb.cells) if graded_test(cell) is not None]
+    return max(found) if found else None
+
+
 def graded_test(cell) -> str | None:
     """The ``grade_id`` of a graded test cell (not an answer cell), else None."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -57,13 +67,21 @@ class ExecuteWithEvidence(Execute):
     def preprocess(self, nb, resources=None, km=None):
         lab_verifier = verifier.load(self.lab, Path(self.verifier_folder))
         state = {"verifier": lab_verifier, "probes": lab_verifier.probes(self.probe_seed),
-                 "evidence": {}, "seed": self.probe_seed}
+                 "evidence": {}, "seed": self.probe_seed,
+                 "last_test": last_graded_test(nb)}
         resources = resources if resources is not None else {}
         resources["flowlab"] = state
         self._flowlab = state
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
+        last_test = self._flowlab["last_test"]
+        if cell.cell_type == "code" and last_test is not None and index > last_test:
+            # Evidence is taken right after each test cell, so nothing after the last one can
+            # change a score; lessons that follow (lab 02's ablation, timing and improved flow)
+            # would only make every student's grading slower.
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN_NOTE)]
+            return cell, resources
         cell, resources = super().preprocess_cell(cell, resources, index)
         test = graded_test(cell)
         state = self._flowlab
