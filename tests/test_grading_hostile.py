@@ -140,7 +140,8 @@ def test_tampering_is_flagged_and_still_graded(graded, student, total, flag):
 def test_cells_after_the_last_test_are_not_run(graded):
     # They cannot change a score (evidence is taken right after each test), so the grader skips
     # them and says so in the cell.
-    assert (row(graded, "trailer")["status"], row(graded, "trailer")["total"]) == ("graded", "5")
+    r = row(graded, "trailer")
+    assert (r["status"], r["total"]) == ("graded", "5")
     autograded = graded["out"] / "course" / "autograded" / "trailer" / gf.LAB / f"{gf.LAB}.ipynb"
     last = nbformat.read(autograded, as_version=4).cells[-1]
     assert [output.get("text") for output in last.outputs] == [trusted.NOT_RUN_NOTE]

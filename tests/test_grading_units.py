@@ -174,10 +174,11 @@ def test_kernels_graded_side_by_side_share_out_the_cores(monkeypatch, tmp_path):
     assert [worker.threads_per_kernel(n) for n in (1, 2, 3)] == [2, 1, 1]
     job = worker.Job("lab01_bijectors", "s", tmp_path / "s.ipynb", tmp_path, tmp_path, tmp_path,
                      worker.Limits(), "k", tmp_path, tmp_path, threads=1)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
     kernel_env = launcher.kernel_environment(worker.runner_env(job, tmp_path), sandboxed=True)
-    assert {kernel_env[name] for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-                                          "OMP_NUM_THREADS")} == {"1"}
+    assert {kernel_env[name] for name in names} == {"1"}
     # An instructor's own setting wins.
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     assert worker.runner_env(job, tmp_path)["OMP_NUM_THREADS"] == "4"

@@ -266,11 +266,12 @@ def _run(todo, lab, source, template, scratch, out, final, chosen, options) -> b
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {lab}", disable=not options.progress,
                dynamic_ncols=True)
     pool = ThreadPoolExecutor(max_workers=max(1, options.workers))
+    threads = threads_per_kernel(options.workers)
     try:
         futures = [pool.submit(_safe_grade, Job(lab, sub.student, sub.path, source, template,
                                               scratch / "students" / sub.student, options.limits,
                                               sandbox.KERNEL_NAME, jupyter, options.verifiers,
-                                              threads_per_kernel(options.workers)),
+                                              threads),
                                   running, zygotes)
                    for sub, _ in todo]
         for future in as_completed(futures):
