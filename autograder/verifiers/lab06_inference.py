@@ -31,8 +31,9 @@ MOONS_IAF = {"dims": 2, "layers": 8, "hidden_units": (64, 64)}
 POSTERIOR_IAF = {"dims": 31, "layers": 2, "hidden_units": (64, 64)}
 
 # Thresholds on the trained flows (grading budget). `flowlab audit` of the 8-layer moons IAF,
-# reference at seeds 0-4 (2026-12-03): KL(q || p) at most 0.264 (closest wrong answer, ten steps:
-# 1.579); |log Z error| at most 0.064; negative ELBO at most 68.2 (five steps: 813.7).
+# reference at seeds 0-4 (2026-12-03, forward-KL and banana sections after the tasks): KL(q || p)
+# at most 0.278 (closest wrong answer, ten steps: 1.589); |log Z error| at most 0.049; negative
+# ELBO at most 70.5 (five steps: 807.2).
 MOONS_KL_LIMIT = 0.6
 MOONS_LOG_Z_ERROR_LIMIT = 0.3
 MOONS_JUDGE_SAMPLES = 20000
@@ -55,9 +56,11 @@ def probes(rng):
         "lw_high": (700.0 + 4.0 * rng.standard_normal(500)).astype(np.float64),
         "lw_low": (-800.0 + 3.0 * rng.standard_normal(500)).astype(np.float64),
         "lw_wide": (2.5 * rng.standard_normal(2000)).astype(np.float64),
-        # Points for the IAF's forward and inverse directions.
-        "z3": rng.standard_normal((16, 3)).astype(np.float32),
-        "x3": (1.5 * rng.standard_normal((16, 3))).astype(np.float32),
+        # Points for the IAF's forward and inverse directions. An untrained IAF's log-scales grow
+        # with its input from layer to layer, so a Gaussian's far tail can overflow float32 to
+        # nan (seen once in CI at 1.5 standard deviations); bounded points stay where it is tame.
+        "z3": rng.uniform(-2.0, 2.0, (16, 3)).astype(np.float32),
+        "x3": rng.uniform(-1.5, 1.5, (16, 3)).astype(np.float32),
         # Base draws with which the judge samples the trained flows (never sent to the kernel).
         "moons_z": rng.standard_normal((MOONS_JUDGE_SAMPLES, 2)).astype(np.float32),
         "posterior_z": rng.standard_normal((POSTERIOR_JUDGE_SAMPLES, 31)).astype(np.float32),
@@ -200,12 +203,28 @@ def judge_make_iaf(ev):
                   "make_iaf's layers have identical weights: each IAF layer needs a network of "
                   "its own, built inside the loop.")
     z, x = ev.probes["z3"], ev.probes["x3"]
-    checks.expect_close(ev.array("forward"), np.asarray(flow.bijector.forward(z)),
-                        "the flow's forward (sampling) map: an IAF layer is tfb.Invert of a "
-                        "MaskedAutoregressiveFlow, with a reversing Permute between layers",
-                        atol=2e-3, rtol=2e-3)
-    checks.expect_close(ev.array("log_prob"), np.asarray(flow.log_prob(x)),
-                        "the flow's log_prob at new points", atol=2e-3, rtol=2e-3)
+    expect_close_where_finite(ev.array("forward"), np.asarray(flow.bijector.forward(z)),
+                              "the flow's forward (sampling) map: an IAF layer is tfb.Invert of a "
+                              "MaskedAutoregressiveFlow, with a reversing Permute between layers")
+    expect_close_where_finite(ev.array("log_prob"), np.asarray(flow.log_prob(x)),
+                              "the flow's log_prob at new points")
+
+
+def expect_close_where_finite(actual, expected, name, least_finite=0.75):
+    """Compare where the rebuilt reference is finite: with the student's own untrained weights a
+    rare probe can still overflow, and then the student's value must overflow there too."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    checks.expect(actual.shape == expected.shape,
+                  f"{name} should have shape {expected.shape}, but has {actual.shape}.")
+    finite = np.isfinite(expected)
+    checks.expect(finite.mean() >= least_finite,
+                  f"{name} overflows at {int((~finite).sum())} of {finite.size} probe values, "
+                  "even rebuilt from your weights by the reference: are the networks' weights "
+                  "far larger than Keras's default initialisation?")
+    checks.expect(np.array_equal(np.isfinite(actual), finite),
+                  f"{name} is not finite where it should be: {int((~np.isfinite(actual)).sum())} "
+                  f"non-finite values, expected {int((~finite).sum())}.")
+    checks.expect_close(actual[finite], expected[finite], name, atol=2e-3, rtol=2e-3)
 
 
 def judge_moons_fit(ev):

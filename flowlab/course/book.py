@@ -9,6 +9,8 @@ folder and runs ``sphinx-build``:
   budget and a digest of the ``flowlab`` modules the labs import, and asks for sharp figures.
   jupyter-cache keys executed notebooks on their code, so that cell makes a change of budget or of
   the package re-execute the lab, while a prose edit reuses the cached run;
+* labs without a cached run are executed side by side into that cache first
+  (:mod:`flowlab.course.book_execute`), since MyST-NB executes one notebook at a time;
 * the student notebook (``labs/``) and the solution notebook are copied next to it for download;
 * MathJax comes from the ``django-static-mathjax`` wheel (plain MathJax 3 files; Django is not
   needed), so the site needs no network.
@@ -123,6 +125,22 @@ def book_environment(budget: str) -> dict:
     return env
 
 
+def execute_side_by_side(source: Path, cache: Path, budget: str) -> None:
+    """Run the staged labs that have no cached run, as many at once as there are cores, so that
+    Sphinx finds them all in the cache (see :mod:`flowlab.course.book_execute`). Each kernel gets
+    its share of the cores, as in grading. A lab that fails here is left to Sphinx, which runs it
+    again and reports it."""
+    from flowlab.course.grading.worker import threads_per_kernel
+
+    notebooks = [str(source / f"{lab}.ipynb") for lab in course.lab_names()]
+    env = book_environment(budget)
+    threads = str(threads_per_kernel(min(len(notebooks), os.cpu_count() or 1)))
+    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        env.setdefault(variable, threads)
+    subprocess.run([sys.executable, "-m", "flowlab.course.book_execute", str(cache), *notebooks],
+                   env=env, check=False)
+
+
 def build(out: Path = DEFAULT_OUT, cache: Path = DEFAULT_CACHE, budget: str = "full",
           source: Path | None = None) -> Path:
     """Build the book into ``out`` with ``budget``; return the landing page. Raises on failure."""
@@ -130,6 +148,7 @@ def build(out: Path = DEFAULT_OUT, cache: Path = DEFAULT_CACHE, budget: str = "f
         raise ValueError(f"{budget!r} is not a budget; use one of {', '.join(budgets.BUDGET_NAMES)}.")
     out, cache = Path(out).resolve(), Path(cache).resolve()
     source = stage(Path(source).resolve() if source else out.parent / f"{out.name}-source", budget)
+    execute_side_by_side(source, cache, budget)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going",
                "-D", f"nb_execution_cache_path={cache}", str(source), str(out)]
     completed = subprocess.run(command, env=book_environment(budget), check=False)

@@ -1,0 +1,44 @@
+"""Lab 06's verifier compares an IAF's values only where the rebuilt reference is finite: an
+untrained IAF can overflow at a rare probe (CI saw the reference itself lose make_iaf to a nan)."""
+
+import numpy as np
+import pytest
+
+from flowlab import course
+from flowlab.course.grading import verifier
+
+lab06 = verifier.load("lab06_inference", course.VERIFIERS).module
+compare = lab06.expect_close_where_finite
+
+
+def test_values_that_overflow_where_the_reference_overflows_pass():
+    reference = np.array([1.0, np.nan, -2.0, 3.0, np.inf, 0.5, 7.0, 8.0])
+    compare(reference + 1e-4, reference, "log_prob")
+
+
+@pytest.mark.parametrize("student, problem", [
+    (np.array([1.0, 2.0, -2.0, 3.0, 4.0, 0.5, 7.0, 8.0]), "not finite where it should be"),
+    (np.array([1.0, np.nan, -2.0, 3.0, np.inf, 0.5, 7.0, 9.0]), "is not what it should be"),
+    (np.ones(7), "should have shape"),
+])
+def test_a_wrong_value_or_pattern_of_overflow_fails(student, problem):
+    reference = np.array([1.0, np.nan, -2.0, 3.0, np.inf, 0.5, 7.0, 8.0])
+    with pytest.raises(AssertionError, match=problem):
+        compare(student, reference, "log_prob")
+
+
+def test_a_reference_that_mostly_overflows_fails_with_a_reason():
+    reference = np.array([np.nan] * 5 + [1.0] * 3)
+    with pytest.raises(AssertionError, match="overflows at 5 of 8"):
+        compare(reference.copy(), reference, "log_prob")
+
+
+def test_untrained_iafs_are_finite_at_the_make_iaf_probes():
+    from flowlab.tfenv import tf
+
+    for seed in range(20):
+        tf.random.set_seed(seed)
+        flow, _ = lab06._reference_iaf(**lab06.IAF_CHECK)
+        probes = lab06.probes(np.random.default_rng(seed))
+        assert np.isfinite(np.asarray(flow.bijector.forward(probes["z3"]))).all()
+        assert np.isfinite(np.asarray(flow.log_prob(probes["x3"]))).all()
