@@ -62,7 +62,25 @@ def table(rows: list[Row], truth: float | None = None) -> str:
     return "\n".join(lines)
 
 
-def grid_integral(log_prob, box, resolution: int = 300, chunk: int = 20000) -> float:
+@dataclass(frozen=True)
+class GridIntegral:
+    """``value``: the integral over the grid cells where ``log_prob`` is a number. ``undefined``:
+    cells where it is nan, which happens when a flow's computation overflows far from the data
+    (``inf - inf``); they are counted and shown, not guessed at. A log density of ``-inf`` is a
+    density of zero and counts as such."""
+
+    value: float
+    undefined: int
+    cells: int
+
+    def __str__(self) -> str:
+        if not self.undefined:
+            return f"{self.value:.4f}"
+        return (f"{self.value:.4f} (log_prob is nan at {self.undefined} of {self.cells} grid cells, "
+                "where the flow overflows)")
+
+
+def grid_integral(log_prob, box, resolution: int = 300, chunk: int = 20000) -> GridIntegral:
     """The integral of ``exp(log_prob)`` over ``box = ((x_min, x_max), (y_min, y_max))``.
 
     Midpoint rule on ``resolution`` x ``resolution`` cells. A correct density gives a value just
@@ -78,7 +96,10 @@ def grid_integral(log_prob, box, resolution: int = 300, chunk: int = 20000) -> f
     xs = x0 + dx * (np.arange(resolution) + 0.5)
     ys = y0 + dy * (np.arange(resolution) + 0.5)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(np.float32)
-    total = 0.0
+    total, undefined = 0.0, 0
     for start in range(0, len(grid), chunk):
-        total += float(np.exp(np.asarray(log_prob(grid[start:start + chunk]), np.float64)).sum())
-    return total * dx * dy
+        log_density = np.asarray(log_prob(grid[start:start + chunk]), np.float64)
+        defined = ~np.isnan(log_density)
+        undefined += int((~defined).sum())
+        total += float(np.exp(log_density[defined]).sum())
+    return GridIntegral(total * dx * dy, undefined, len(grid))

@@ -15,15 +15,29 @@ def gaussian_log_prob(points, scale=0.5):
 
 def test_grid_integral_of_a_density_is_one_and_of_a_wrong_one_is_not():
     box = ((-4.0, 4.0), (-4.0, 4.0))
-    assert compare.grid_integral(gaussian_log_prob, box, resolution=200) == pytest.approx(1.0, abs=1e-3)
+    assert compare.grid_integral(gaussian_log_prob, box, resolution=200).value == pytest.approx(1.0, abs=1e-3)
     # A log-det off by log 2 doubles the density: the NLL looks better, the integral says 2.
     doubled = compare.grid_integral(lambda p: gaussian_log_prob(p) + math.log(2), box, 200)
-    assert doubled == pytest.approx(2.0, abs=2e-3)
+    assert doubled.value == pytest.approx(2.0, abs=2e-3)
 
 
 def test_grid_integral_misses_the_mass_outside_the_box():
     inside = compare.grid_integral(gaussian_log_prob, ((0.0, 4.0), (-4.0, 4.0)), 200)
-    assert inside == pytest.approx(0.5, abs=1e-3)
+    assert inside.value == pytest.approx(0.5, abs=1e-3) and inside.undefined == 0
+
+
+def test_grid_integral_counts_nan_cells_and_takes_minus_infinity_as_zero_density():
+    def overflowing(points):
+        log_density = gaussian_log_prob(points)
+        log_density[points[:, 0] > 3.0] = -np.inf  # underflow: density zero
+        log_density[points[:, 0] < -3.0] = np.nan  # inf - inf inside a flow
+        return log_density
+
+    result = compare.grid_integral(overflowing, ((-4.0, 4.0), (-4.0, 4.0)), 200)
+    assert result.undefined == 25 * 200 and result.cells == 200 * 200
+    assert result.value == pytest.approx(1.0, abs=3e-3)
+    assert "nan at 5000 of 40000 grid cells" in str(result)
+    assert str(compare.grid_integral(gaussian_log_prob, ((-4.0, 4.0), (-4.0, 4.0)), 200)) == "1.0000"
 
 
 @pytest.mark.parametrize("box, resolution", [(((1.0, 0.0), (0.0, 1.0)), 10), (((0.0, 1.0), (0.0, 1.0)), 1)])
