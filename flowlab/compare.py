@@ -73,11 +73,16 @@ class GridIntegral:
     undefined: int
     cells: int
 
-    def __str__(self) -> str:
+    def __format__(self, spec: str) -> str:
+        # Formats like a number (``f"{integral:.3f}"``), and never drops the count of nan cells.
+        text = format(self.value, spec or ".4f")
         if not self.undefined:
-            return f"{self.value:.4f}"
-        return (f"{self.value:.4f} (log_prob is nan at {self.undefined} of {self.cells} grid cells, "
+            return text
+        return (f"{text} (log_prob is nan at {self.undefined} of {self.cells} grid cells, "
                 "where the flow overflows)")
+
+    def __str__(self) -> str:
+        return format(self, "")
 
 
 def grid_integral(log_prob, box, resolution: int = 300, chunk: int = 20000) -> GridIntegral:

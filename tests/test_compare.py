@@ -37,6 +37,7 @@ def test_grid_integral_counts_nan_cells_and_takes_minus_infinity_as_zero_density
     assert result.undefined == 25 * 200 and result.cells == 200 * 200
     assert result.value == pytest.approx(1.0, abs=3e-3)
     assert "nan at 5000 of 40000 grid cells" in str(result)
+    assert f"{result:.2f}".startswith("1.00 (log_prob is nan at 5000")
     assert str(compare.grid_integral(gaussian_log_prob, ((-4.0, 4.0), (-4.0, 4.0)), 200)) == "1.0000"
 
 
