@@ -130,13 +130,11 @@ def execute_side_by_side(source: Path, cache: Path, budget: str) -> None:
     Sphinx finds them all in the cache (see :mod:`flowlab.course.book_execute`). Each kernel gets
     its share of the cores, as in grading. A lab that fails here is left to Sphinx, which runs it
     again and reports it."""
-    from flowlab.course.grading.worker import threads_per_kernel
+    from flowlab.course.grading.worker import share_threads, threads_per_kernel
 
     notebooks = [str(source / f"{lab}.ipynb") for lab in course.lab_names()]
     env = book_environment(budget)
-    threads = str(threads_per_kernel(min(len(notebooks), os.cpu_count() or 1)))
-    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        env.setdefault(variable, threads)
+    share_threads(env, threads_per_kernel(min(len(notebooks), os.cpu_count() or 1)))
     subprocess.run([sys.executable, "-m", "flowlab.course.book_execute", str(cache), *notebooks],
                    env=env, check=False)
 

@@ -236,13 +236,22 @@ def threads_per_kernel(workers: int) -> int:
     return max(1, len(os.sched_getaffinity(0)) // max(1, workers))
 
 
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+
+
+def share_threads(env: dict, threads: int) -> None:
+    """Give kernels started with ``env`` ``threads`` threads in TensorFlow's pools and OpenMP,
+    unless the instructor set those variables."""
+    for name in THREAD_VARIABLES:
+        env.setdefault(name, str(threads))
+
+
 def runner_env(job: Job, runtime: Path) -> dict:
     """The runner's environment: the grading budget, the grading kernelspec, and the venv's tools
     on PATH (nbgrader calls ``alembic`` to create a gradebook)."""
     env = course.grading_environment()
     if job.threads:
-        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-            env.setdefault(name, str(job.threads))
+        share_threads(env, job.threads)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["JUPYTER_PATH"] = str(job.jupyter_path)
     env["JUPYTER_RUNTIME_DIR"] = str(runtime)
