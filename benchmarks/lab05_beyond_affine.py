@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 from flowlab import course
 
 LAB = "lab05_beyond_affine"
-TABLE_MARKERS = ("compare.table(", "bits/dim\")", "grid_integral(", "fit_early_stopping(",
+TABLE_MARKERS = ("compare.table(", "bits/dim\")", "grid_integral(", "spline_bpd = (",
                  "spline_nll = ", "residual_nll = ", "ffjord_nll = ")
 
 

@@ -116,7 +116,7 @@ class _Progress:
 
 
 def fit(distribution, train, budget: budgets.Budget, validation=None, learning_rate=1e-3,
-        progress: bool = True, seed: int | None = None) -> History:
+        progress: bool = True, seed: int | None = None, variables=None) -> History:
     """Train ``distribution`` by maximum likelihood; return its :class:`History`.
 
     ``train`` is an array of examples, or a function ``train(epoch)`` returning one (for example a
@@ -125,11 +125,16 @@ def fit(distribution, train, budget: budgets.Budget, validation=None, learning_r
     dropped so the step is traced for one shape. With ``validation`` and ``budget.patience``,
     training stops after ``patience`` epochs without a better validation loss and the weights of
     the best epoch are restored.
+
+    ``variables`` are the ones to train, by default the distribution's own. TFP does not track a
+    network that a ``bijector_fn`` closes over, so a flow built that way passes its networks'
+    variables here.
     """
     draw = train if callable(train) else (lambda epoch: train)
-    variables = distribution.trainable_variables
+    variables = list(distribution.trainable_variables if variables is None else variables)
     if not variables:
-        raise ValueError("The distribution has no trainable variables; build its layers first.")
+        raise ValueError("The distribution has no trainable variables; build its layers first, "
+                         "or pass the variables of the networks its bijectors call as variables=.")
     optimizer = tf.keras.optimizers.Adam(learning_rate)
     rng = np.random.default_rng(budgets.seed() if seed is None else seed)
 

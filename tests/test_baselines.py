@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from flowlab import baselines
+from flowlab import baselines, budgets
 
 
 def _uniform_parts(dims=4, seed=0):
@@ -55,3 +55,21 @@ def test_tuned_mixture_chooses_size_and_stopping_on_validation():
 def test_tuned_mixture_rejects_counts_larger_than_the_data():
     with pytest.raises(ValueError, match="component count"):
         baselines.tuned_mixture(np.zeros((5, 2)), np.zeros((5, 2)), components=(10,))
+
+
+def test_fair_mixture_validates_on_the_last_training_points_only():
+    rng = np.random.default_rng(2)
+    points = rng.standard_normal((500, 2))
+    grading = budgets.Budget("grading", 3)
+    fair = baselines.fair_mixture(points, grading, seed=0, validation_fraction=0.2)
+    # A quick budget tries one count, and EM stops within the budget's iterations.
+    assert (fair.components,) == baselines.MIXTURE_COMPONENTS_QUICK
+    assert 1 <= fair.iterations <= 3
+    # Its validation score is that of the last 100 points, which it did not fit.
+    assert fair.validation_nll == pytest.approx(fair.nll(points[-100:]))
+
+
+def test_fair_mixture_rejects_a_fraction_that_leaves_nothing_to_fit_or_to_validate():
+    for fraction in (0.0, 1.0):
+        with pytest.raises(ValueError, match="validation_fraction"):
+            baselines.fair_mixture(np.zeros((10, 2)), budgets.Budget("full", 1), validation_fraction=fraction)

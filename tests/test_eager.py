@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from flowlab import budgets, eager
-from flowlab.tfenv import tf, tfd
+from flowlab.tfenv import tf, tfb, tfd
 
 
 def gaussian(loc=0.0):
@@ -72,3 +72,15 @@ def test_fit_refuses_a_distribution_without_variables():
     with pytest.raises(ValueError, match="no trainable variables"):
         eager.fit(tfd.MultivariateNormalDiag(loc=[0.0]), np.zeros((8, 1), np.float32),
                   budgets.Budget("test", 1), progress=False)
+
+
+def test_fit_trains_the_variables_it_is_given_when_the_flow_does_not_track_them():
+    # A coupling whose bijector_fn closes over a variable: TFP does not see it as the flow's.
+    shift = tf.Variable([0.0])
+    coupling = tfb.RealNVP(num_masked=1, bijector_fn=lambda x1, units: tfb.Shift(shift))
+    flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(loc=[0.0, 0.0]), coupling)
+    assert flow.trainable_variables == ()
+    data = np.random.default_rng(4).normal(-2.0, 1.0, size=(512, 2)).astype(np.float32)
+    eager.fit(flow, data, budgets.Budget("test", 30, batch_size=64), learning_rate=0.1,
+              progress=False, seed=0, variables=[shift])
+    np.testing.assert_allclose(shift.numpy(), data[:, 1:].mean(0), atol=0.15)

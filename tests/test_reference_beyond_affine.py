@@ -53,6 +53,16 @@ def test_reference_spline_flow_is_a_density_and_inverts():
     assert abs(integral.value - 1.0) < 0.01 and integral.undefined == 0
 
 
+def test_a_flow_on_data_scale_is_the_standardised_density_times_the_jacobian():
+    flow = reference.spline_flow(_random_spline_weights(2, 2, 5, 8), 2, 2, 5, 3.0)
+    train = np.random.default_rng(4).normal([0.5, 0.25], [0.9, 0.5], size=(500, 2))
+    mean, std = train.mean(0), train.std(0)
+    scaled = reference.on_data_scale(flow, train)
+    x = np.random.default_rng(5).normal(size=(30, 2))
+    expected = flow.log_prob((x - mean) / std).numpy() - np.log(std).sum()
+    np.testing.assert_allclose(scaled.log_prob(x).numpy(), expected, atol=1e-10)
+
+
 def test_residual_references_agree_with_finite_differences_and_the_exact_log_det():
     rng = np.random.default_rng(3)
     w = rng.normal(size=(3, 3))

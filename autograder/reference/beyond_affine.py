@@ -99,6 +99,17 @@ def spline_flow(weights, dims, layers, bins, bound):
     return tfd.TransformedDistribution(base, tfb.Chain(bijectors[::-1]))
 
 
+def on_data_scale(flow, train):
+    """``flow`` read as a density of points standardised by ``train``'s mean and standard deviation,
+    as lab 05 trains its two-moons flows: ``x = mean + std * y`` after the flow's own bijector."""
+    import tensorflow_probability as tfp
+
+    tfd, tfb = tfp.distributions, tfp.bijectors
+    train = np.asarray(train, np.float64)
+    return tfd.TransformedDistribution(flow, tfb.Chain([tfb.Shift(train.mean(0)),
+                                                        tfb.Scale(train.std(0))]))
+
+
 # --- Tasks 4-7: spectral normalisation, the fixed point, the residual log-det ----------------------
 
 def largest_singular_value(kernel) -> float:

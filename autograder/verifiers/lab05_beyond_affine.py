@@ -5,8 +5,8 @@ Elementwise maps, spline parameters, spectral normalisation, the fixed point, th
 and the residual log-det are called on inputs drawn per run and compared with the NumPy references
 of ``autograder/reference/beyond_affine.py``. The spline coupling flow gets network weights drawn per
 run and is compared with the reference flow carrying the same weights; the trained spline flow is
-rebuilt here from its weights, shown to reproduce the student's own log-densities, and scored by the
-grader on two-moons points the notebook never saw.
+rebuilt here from its weights (on points standardised as in the lab), shown to reproduce the
+student's own log-densities, and scored by the grader on two-moons points the notebook never saw.
 """
 
 import numpy as np
@@ -160,7 +160,8 @@ def judge_spline_moons(ev):
                   "outside the lab's range.")
     weights = _weight_list(ev["weights"], "the trained spline flow's weights")
     _expect_network_weights(weights, 2, layers, bins, hidden, "the trained spline flow")
-    flow = reference.spline_flow(weights, 2, layers, bins, reference.MOONS_BOUND)
+    flow = reference.on_data_scale(reference.spline_flow(weights, 2, layers, bins, reference.MOONS_BOUND),
+                                   data.moons_train())
     points = ev.probes["moons_x"].astype(np.float64)
     theirs = ev.array("log_prob")
     checks.expect_shape(theirs, (len(points),), f"spline_flow.log_prob of {len(points)} points")
@@ -169,7 +170,8 @@ def judge_spline_moons(ev):
     ours = flow.log_prob(points).numpy()
     checks.expect(np.allclose(ours, theirs, atol=2e-3, rtol=1e-3),
                   "the trained spline flow could not be rebuilt from its networks' weights as the task's "
-                  f"spline coupling flow (interval [-{reference.MOONS_BOUND}, {reference.MOONS_BOUND}]): "
+                  f"spline coupling flow (interval [-{reference.MOONS_BOUND}, {reference.MOONS_BOUND}]) on "
+                  "standardised points: "
                   f"its log-densities differ by up to {np.abs(ours - theirs).max():.3g} nats.")
     fresh = data.two_moons(FRESH_MOONS, random_state=int(ev.probes["moons_seed"][0]))
     nll = float(-np.mean(flow.log_prob(fresh.astype(np.float64)).numpy()))
