@@ -20,6 +20,7 @@ def test_values_that_overflow_where_the_reference_overflows_pass():
     (np.array([1.0, 2.0, -2.0, 3.0, 4.0, 0.5, 7.0, 8.0]), "not finite where it should be"),
     (np.array([1.0, np.nan, -2.0, 3.0, np.inf, 0.5, 7.0, 9.0]), "is not what it should be"),
     (np.ones(7), "should have shape"),
+    (np.array([1.0, np.nan, -2.0, 3.0, -np.inf, 0.5, 7.0, 8.0]), "opposite infinity"),
 ])
 def test_a_wrong_value_or_pattern_of_overflow_fails(student, problem):
     reference = np.array([1.0, np.nan, -2.0, 3.0, np.inf, 0.5, 7.0, 8.0])

@@ -224,6 +224,12 @@ def expect_close_where_finite(actual, expected, name, least_finite=0.75):
     checks.expect(np.array_equal(np.isfinite(actual), finite),
                   f"{name} is not finite where it should be: {int((~np.isfinite(actual)).sum())} "
                   f"non-finite values, expected {int((~finite).sum())}.")
+    # Where both overflow to an infinity it must be the same one; a nan on either side says only
+    # that the computation overflowed, which depends on the order of its operations.
+    both_infinite = np.isinf(actual) & np.isinf(expected)
+    flipped = int((actual[both_infinite] != expected[both_infinite]).sum())
+    checks.expect(flipped == 0, f"{name} overflows to the opposite infinity at {flipped} probe "
+                  "value(s): a sign is wrong somewhere.")
     checks.expect_close(actual[finite], expected[finite], name, atol=2e-3, rtol=2e-3)
 
 
