@@ -43,3 +43,16 @@ def test_untrained_iafs_are_finite_at_the_make_iaf_probes():
         probes = lab06.probes(np.random.default_rng(seed))
         assert np.isfinite(np.asarray(flow.bijector.forward(probes["z3"]))).all()
         assert np.isfinite(np.asarray(flow.log_prob(probes["x3"]))).all()
+
+
+def test_one_huge_weight_does_not_move_the_median_log_z_but_a_biased_proposal_does():
+    rng = np.random.default_rng(0)
+    log_z = 1.7
+    log_weights = log_z + 0.05 * rng.standard_normal(20000) - 0.05**2 / 2
+    plain = lab06.reference_log_z(log_weights)[0]
+    assert abs(plain - log_z) < 0.01 and abs(lab06.median_log_z(log_weights, 10) - log_z) < 0.01
+    spoiled = log_weights.copy()
+    spoiled[123] = log_z + np.log(20000) + 0.7  # one sample where q is e^10.6 times thinner than p
+    assert lab06.reference_log_z(spoiled)[0] - log_z > 1.0
+    assert abs(lab06.median_log_z(spoiled, 10) - log_z) < 0.01
+    assert abs(lab06.median_log_z(log_weights - 0.5, 10) - (log_z - 0.5)) < 0.01
