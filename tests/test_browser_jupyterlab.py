@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 from browser_support import PageRecord, launch_chromium
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from flowlab import course
 
@@ -116,14 +117,33 @@ def prompt(cell) -> str:
     return cell.locator(".jp-InputArea-prompt").inner_text().strip()
 
 
-def wait_executed(page, cell, after: str = ""):
-    """Wait until ``cell`` shows an execution count (``[n]:``) different from ``after``."""
+def describe_cells(page, count: int) -> str:
+    """The prompt and the first line of each of the first ``count`` cells, for a failure message."""
+    lines = []
+    for index in range(count):
+        cell = cells(page).nth(index)
+        first_line = (cell.locator(".jp-InputArea-editor").inner_text() or "").strip().split("\n")[0]
+        lines.append(f"  cell {index} {prompt(cell)!r}: {first_line[:70]}"
+                     + "".join(f"\n    error: {text[-300:]}" for text in error_outputs(cell)))
+    return "\n".join(lines)
+
+
+def wait_executed(page, cell, after: str = "", server_log=None):
+    """Wait until ``cell`` shows an execution count (``[n]:``) different from ``after``; on a time-out,
+    say what every cell up to it shows, and the end of the server's log."""
     handle = cell.element_handle()
-    page.wait_for_function(
-        """([cell, after]) => {
-            const text = cell.querySelector('.jp-InputArea-prompt').innerText.trim();
-            return /^\\[\\d+\\]:$/.test(text) && text !== after;
-        }""", arg=[handle, after], timeout=EXECUTION_TIMEOUT_MS)
+    try:
+        page.wait_for_function(
+            """([cell, after]) => {
+                const text = cell.querySelector('.jp-InputArea-prompt').innerText.trim();
+                return /^\\[\\d+\\]:$/.test(text) && text !== after;
+            }""", arg=[handle, after], timeout=EXECUTION_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        index = cells(page).evaluate_all("(all, cell) => all.indexOf(cell)", handle)
+        kernel = page.locator(".jp-NotebookPanel [data-status]").first.get_attribute("data-status")
+        pytest.fail(f"cell {index} did not finish in {EXECUTION_TIMEOUT_MS / 1000:.0f} s "
+                    f"(kernel status {kernel!r}):\n{describe_cells(page, index + 1)}\n"
+                    + (f"JupyterLab's log ends:\n{server_log.read_text()[-3000:]}" if server_log else ""))
 
 
 def error_outputs(cell) -> list[str]:
@@ -132,15 +152,25 @@ def error_outputs(cell) -> list[str]:
                         ).all_inner_texts()
 
 
+def wait_active(page, index: int):
+    page.wait_for_function("index => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook "
+                           ".jp-Cell')[index].classList.contains('jp-mod-active')",
+                           arg=index, timeout=30_000)
+
+
 def run_cells_from(page, first: int, count: int):
-    """Select cell ``first`` and press Shift+Enter ``count`` times, as a student runs cells."""
+    """Select cell ``first`` and press Shift+Enter ``count`` times, as a student runs cells. Each press
+    waits for the one before it to move the selection, so no key lands before the notebook is ready."""
     cells(page).nth(first).locator(".jp-InputArea-prompt").click()
-    for _ in range(count):
+    wait_active(page, first)
+    for step in range(1, count + 1):
         page.keyboard.press("Shift+Enter")
+        wait_active(page, first + step)
 
 
 def test_a_typed_answer_passes_its_test_cell(browser, jupyterlab):
     page, record = open_notebook(browser, jupyterlab, f"labs/{LAB}/{LAB}.ipynb")
+    log = jupyterlab[2] / "jupyterlab.log"
     page.wait_for_function("""() => [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell')]
         .some(cell => cell.innerText.includes('NotImplementedError'))""", timeout=90_000)
     texts = cells(page).all_inner_texts()
@@ -152,10 +182,10 @@ def test_a_typed_answer_passes_its_test_cell(browser, jupyterlab):
     # The untouched task fails, and so does its test cell: errors are visible where we look. (An
     # error cancels the cells queued after it, as in any kernel, so the test cell runs on its own.)
     run_cells_from(page, 0, task + 1)
-    wait_executed(page, cells(page).nth(task))
+    wait_executed(page, cells(page).nth(task), server_log=log)
     assert any("NotImplementedError" in text for text in error_outputs(cells(page).nth(task)))
     run_cells_from(page, test, 1)
-    wait_executed(page, cells(page).nth(test))
+    wait_executed(page, cells(page).nth(test), server_log=log)
     assert error_outputs(cells(page).nth(test)), "the test cell ran on no answer without an error"
 
     # The student replaces the task cell's body with a correct answer and runs on to the test.
@@ -164,7 +194,7 @@ def test_a_typed_answer_passes_its_test_cell(browser, jupyterlab):
     page.keyboard.press("Control+A")
     page.keyboard.type(TASK_ANSWER)
     run_cells_from(page, task, 2)
-    wait_executed(page, cells(page).nth(test), after=before)
+    wait_executed(page, cells(page).nth(test), after=before, server_log=log)
     assert error_outputs(cells(page).nth(task)) == []
     assert error_outputs(cells(page).nth(test)) == [], error_outputs(cells(page).nth(test))
     assert not record.console_errors, record.console_errors
