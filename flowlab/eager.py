@@ -115,8 +115,25 @@ class _Progress:
             self.bar.close()
 
 
+def _batches(examples: int, budget: budgets.Budget) -> int:
+    """Full batches an epoch of ``examples`` takes (the remainder is dropped), at most the budget's
+    ``steps_per_epoch``."""
+    batches = examples // min(budget.batch_size, examples)
+    return batches if budget.steps_per_epoch is None else min(batches, budget.steps_per_epoch)
+
+
+def learning_rate_schedule(learning_rate: float, schedule: str, steps: int):
+    """``learning_rate`` held (``"constant"``) or decayed to zero over ``steps`` (``"cosine"``)."""
+    if schedule == "cosine":
+        return tf.keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    if schedule != "constant":
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
+    return learning_rate
+
+
 def fit(distribution, train, budget: budgets.Budget, validation=None, learning_rate=1e-3,
-        progress: bool = True, seed: int | None = None, variables=None) -> History:
+        progress: bool = True, seed: int | None = None, variables=None,
+        schedule: str = "constant") -> History:
     """Train ``distribution`` by maximum likelihood; return its :class:`History`.
 
     ``train`` is an array of examples, or a function ``train(epoch)`` returning one (for example a
@@ -128,14 +145,17 @@ def fit(distribution, train, budget: budgets.Budget, validation=None, learning_r
 
     ``variables`` are the ones to train, by default the distribution's own. TFP does not track a
     network that a ``bijector_fn`` closes over, so a flow built that way passes its networks'
-    variables here.
+    variables here. ``schedule="cosine"`` decays ``learning_rate`` to zero over the run's steps, as
+    :func:`flowlab.training.fit_by_likelihood` does.
     """
     draw = train if callable(train) else (lambda epoch: train)
     variables = list(distribution.trainable_variables if variables is None else variables)
     if not variables:
         raise ValueError("The distribution has no trainable variables; build its layers first, "
                          "or pass the variables of the networks its bijectors call as variables=.")
-    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    first = np.asarray(draw(0), dtype=np.float32) if budget.epochs > 0 else None
+    steps = budget.epochs * _batches(len(first), budget) if first is not None else 0
+    optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(learning_rate, schedule, max(steps, 1)))
     rng = np.random.default_rng(budgets.seed() if seed is None else seed)
 
     @tf.function
@@ -152,12 +172,10 @@ def fit(distribution, train, budget: budgets.Budget, validation=None, learning_r
     start = time.perf_counter()
     try:
         for epoch in range(budget.epochs):
-            data = np.asarray(draw(epoch), dtype=np.float32)
+            data = first if epoch == 0 else np.asarray(draw(epoch), dtype=np.float32)
             batch_size = min(budget.batch_size, len(data))
             order = rng.permutation(len(data))
-            batches = len(data) // batch_size
-            if budget.steps_per_epoch is not None:
-                batches = min(batches, budget.steps_per_epoch)
+            batches = _batches(len(data), budget)
             total = 0.0
             for b in range(batches):
                 if epoch == 0 and b == 0:

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from flowlab import budgets
+from flowlab import budgets, eager
 from flowlab.tfenv import tf
 
 LOG_PROB_MODEL_NAME = "flowlab_log_prob_model"
@@ -42,10 +42,7 @@ def fit_by_likelihood(distribution, data, budget: budgets.Budget, learning_rate=
     data = np.asarray(data, dtype=np.float32)
     model = log_prob_model(distribution, data.shape[1:])
     steps = budget.epochs * int(np.ceil(len(data) / budget.batch_size))
-    if schedule == "cosine":
-        learning_rate = tf.keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    elif schedule != "constant":
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
+    learning_rate = eager.learning_rate_schedule(learning_rate, schedule, steps)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                   loss=negative_log_likelihood)
     if validation_data is not None:

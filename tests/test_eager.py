@@ -84,3 +84,26 @@ def test_fit_trains_the_variables_it_is_given_when_the_flow_does_not_track_them(
     eager.fit(flow, data, budgets.Budget("test", 30, batch_size=64), learning_rate=0.1,
               progress=False, seed=0, variables=[shift])
     np.testing.assert_allclose(shift.numpy(), data[:, 1:].mean(0), atol=0.15)
+
+
+@pytest.mark.parametrize(("schedule", "moved"), [("constant", 0.2), ("cosine", 0.15)])
+def test_a_cosine_schedule_halves_the_second_of_two_steps(schedule, moved):
+    # Adam's first steps move a parameter by about the learning rate whatever the gradient's size:
+    # 0.1 then 0.1 when constant, 0.1 then 0.05 on a cosine decaying to zero over the two steps.
+    data = np.full((64, 2), 3.0, np.float32)
+    distribution = gaussian()
+    eager.fit(distribution, data, budgets.Budget("test", 2, batch_size=64), learning_rate=0.1,
+              schedule=schedule, progress=False)
+    np.testing.assert_allclose(distribution.loc.numpy(), [moved, moved], atol=0.005)
+
+
+def test_an_unknown_schedule_is_refused_and_no_epochs_draw_nothing():
+    with pytest.raises(ValueError, match="'constant' or 'cosine'"):
+        eager.fit(gaussian(), np.zeros((8, 2), np.float32), budgets.Budget("test", 1, batch_size=8),
+                  schedule="linear", progress=False)
+
+    def train(epoch):
+        raise AssertionError("a run of no epochs drew training data")
+
+    history = eager.fit(gaussian(), train, budgets.Budget("test", 0, batch_size=8), progress=False)
+    assert history.loss == []

@@ -1,12 +1,15 @@
 """Fast checks of the grading pieces that need no kernel: intake, tamper scan, feedback
-filtering, output cap, shards."""
+filtering, output cap, shards, the zygote's preloading."""
 
+import subprocess
+import sys
 import zipfile
 
 import grading_fixtures as gf
 import nbformat
 import pytest
 
+from flowlab import course
 from flowlab.course.grading import intake, launcher, shard, tamper, worker
 from flowlab.course.grading.limits import CapOutput, cap_text
 
@@ -182,3 +185,26 @@ def test_kernels_graded_side_by_side_share_out_the_cores(monkeypatch, tmp_path):
     # An instructor's own setting wins.
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     assert worker.runner_env(job, tmp_path)["OMP_NUM_THREADS"] == "4"
+
+
+PRELOAD_THEN_FORK = """
+import os, sys
+os.environ.update(FLOWLAB_PRELOAD_LAB="lab06_inference", FLOWLAB_PRELOAD_VERIFIERS=sys.argv[1])
+from flowlab.course.grading import zygote
+zygote.preload_verifier()
+if "tensorflow" not in sys.modules:
+    sys.exit("the zygote did not load TensorFlow for a verifier that imports it lazily")
+pid = os.fork()
+if pid == 0:
+    import tensorflow as tf
+    os._exit(0 if float(tf.reduce_sum(tf.ones([3]))) == 3.0 else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_the_zygote_loads_tensorflow_once_and_its_forked_children_run_ops():
+    finished = subprocess.run([sys.executable, "-c", PRELOAD_THEN_FORK,
+                               str(course.AUTOGRADER / "verifiers")],
+                              capture_output=True, text=True, timeout=180)
+    assert finished.returncode == 0, finished.stdout + finished.stderr[-2000:]
