@@ -189,22 +189,30 @@ def test_kernels_graded_side_by_side_share_out_the_cores(monkeypatch, tmp_path):
 
 PRELOAD_THEN_FORK = """
 import os, sys
-os.environ.update(FLOWLAB_PRELOAD_LAB="lab06_inference", FLOWLAB_PRELOAD_VERIFIERS=sys.argv[1])
+lab, folder, wants_tensorflow = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
+os.environ.update(FLOWLAB_PRELOAD_LAB=lab, FLOWLAB_PRELOAD_VERIFIERS=folder)
 from flowlab.course.grading import zygote
 zygote.preload_verifier()
-if "tensorflow" not in sys.modules:
-    sys.exit("the zygote did not load TensorFlow for a verifier that imports it lazily")
-pid = os.fork()
-if pid == 0:
-    import tensorflow as tf
-    os._exit(0 if float(tf.reduce_sum(tf.ones([3]))) == 3.0 else 3)
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
+if ("tensorflow" in sys.modules) != wants_tensorflow:
+    sys.exit(f"after preloading {lab}'s verifier, TensorFlow loaded: {'tensorflow' in sys.modules}")
+if wants_tensorflow:
+    pid = os.fork()
+    if pid == 0:
+        import tensorflow as tf
+        os._exit(0 if float(tf.reduce_sum(tf.ones([3]))) == 3.0 else 3)
+    _, status = os.waitpid(pid, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def test_the_zygote_loads_tensorflow_once_and_its_forked_children_run_ops():
-    finished = subprocess.run([sys.executable, "-c", PRELOAD_THEN_FORK,
-                               str(course.AUTOGRADER / "verifiers")],
+@pytest.mark.parametrize(("lab", "wants_tensorflow"), [("lab01_bijectors", False),
+                                                       ("lab05_beyond_affine", True),
+                                                       ("lab06_inference", True)])
+def test_the_zygote_loads_tensorflow_once_for_verifiers_that_use_it(lab, wants_tensorflow):
+    # Labs 05 and 06 judge with TensorFlow: loaded before forking, each grading process saves ~5 s,
+    # and a forked child must run ops. Lab 01 judges with NumPy: loading it would only cost time.
+    finished = subprocess.run([sys.executable, "-c", PRELOAD_THEN_FORK, lab,
+                               str(course.AUTOGRADER / "verifiers"),
+                               "yes" if wants_tensorflow else "no"],
                               capture_output=True, text=True, timeout=180)
     assert finished.returncode == 0, finished.stdout + finished.stderr[-2000:]

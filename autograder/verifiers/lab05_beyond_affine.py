@@ -11,6 +11,7 @@ student's own log-densities, and scored by the grader on two-moons points the no
 
 import numpy as np
 
+import flowlab.tfenv  # noqa: F401  (the judges rebuild flows in TFP: loaded by the grading zygote once)
 from flowlab import checks, data
 from flowlab.course.grading.verifier import Task, load_reference
 

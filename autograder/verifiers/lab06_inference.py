@@ -12,8 +12,9 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from flowlab import checks
+from flowlab import checks, targets
 from flowlab.course.grading.verifier import Task
+from flowlab.tfenv import tf, tfb, tfd  # at import, so the grading zygote loads TensorFlow once
 
 LOG_2PI = math.log(2 * math.pi)
 # What the evidence expressions call: TFP by import, so that a student's renamed aliases do not
@@ -119,8 +120,6 @@ def reference_ess(log_weights):
 # --- Rebuilding IAFs from weights ----------------------------------------------------------------
 
 def _reference_iaf(dims, layers, hidden_units):
-    from flowlab.tfenv import tf, tfb, tfd
-
     reverse = list(range(dims))[::-1]
     bijectors, layers_with_weights = [], []
     for index in range(layers):
@@ -250,8 +249,6 @@ def expect_close_where_finite(actual, expected, name, least_finite=0.75):
 
 
 def judge_moons_fit(ev):
-    from flowlab import targets
-
     flow = rebuild_iaf(ev["weights"], name="moons_flow", **MOONS_IAF)
     x, log_q = sample_with_log_prob(flow, ev.probes["moons_z"])
     log_p = targets.moons_log_prob(x)
@@ -263,8 +260,6 @@ def judge_moons_fit(ev):
 
 
 def judge_posterior_fit(ev):
-    from flowlab import targets
-
     flow = rebuild_iaf(ev["weights"], name="posterior_flow", **POSTERIOR_IAF)
     x_train, y_train, _, _ = targets.breast_cancer()
     log_joint = targets.logistic_log_joint(x_train, y_train)

@@ -55,18 +55,16 @@ def _child(request: dict) -> None:
 
 
 def preload_verifier() -> None:
-    """Load the lab's verifier and TensorFlow before forking, so each grading process does not
-    import them again. TensorFlow is loaded even for verifiers that import it only inside their
-    judges (labs 05 and 06): it is about 5 s of every grading process's time otherwise. A child
-    forked after the import runs ops normally; running one before forking would start TensorFlow's
-    thread pools in the zygote, so nothing here runs one. A verifier that fails to load is reported
-    by the grading process itself."""
+    """Load the lab's verifier (and what it imports, TensorFlow for most labs) before forking, so
+    each grading process does not import it again: a verifier whose judges use TensorFlow imports
+    it at module level for this, since importing it in every grading process costs about 5 s. A
+    child forked after the import runs ops normally; nothing here runs one, so TensorFlow's thread
+    pools start in each child, not in the zygote. A verifier that fails to load is reported by the
+    grading process itself."""
     lab, folder = os.environ.get("FLOWLAB_PRELOAD_LAB"), os.environ.get("FLOWLAB_PRELOAD_VERIFIERS")
     if lab and folder:
         from flowlab.course.grading import verifier
 
-        with contextlib.suppress(Exception):
-            import flowlab.tfenv  # noqa: F401
         with contextlib.suppress(Exception):
             verifier.load(lab, folder)
 
