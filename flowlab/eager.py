@@ -131,6 +131,17 @@ def learning_rate_schedule(learning_rate: float, schedule: str, steps: int):
     return learning_rate
 
 
+def adam_for(variables, learning_rate) -> "tf.keras.optimizers.Adam":
+    """An Adam optimizer whose moment slots already exist for ``variables``.
+
+    Slots created inside a training step's first call are new variables, and ``tf.function`` then
+    traces the whole step a second time; for a Glow that is half of the first epoch.
+    """
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    optimizer.build(list(variables))
+    return optimizer
+
+
 def fit(distribution, train, budget: budgets.Budget, validation=None, learning_rate=1e-3,
         progress: bool = True, seed: int | None = None, variables=None,
         schedule: str = "constant") -> History:
@@ -155,7 +166,7 @@ def fit(distribution, train, budget: budgets.Budget, validation=None, learning_r
                          "or pass the variables of the networks its bijectors call as variables=.")
     first = np.asarray(draw(0), dtype=np.float32) if budget.epochs > 0 else None
     steps = budget.epochs * _batches(len(first), budget) if first is not None else 0
-    optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(learning_rate, schedule, max(steps, 1)))
+    optimizer = adam_for(variables, learning_rate_schedule(learning_rate, schedule, max(steps, 1)))
     rng = np.random.default_rng(budgets.seed() if seed is None else seed)
 
     @tf.function

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowlab import budgets, density, training
+from flowlab import budgets, density, eager, training
 from flowlab.data import ImageSplit
 from flowlab.tfenv import tf
 
@@ -91,7 +91,7 @@ def fit_early_stopping(distribution, train, validation, budget: budgets.Budget,
     train = np.asarray(train, dtype=np.float32)
     validation = np.asarray(validation, dtype=np.float32)
     model = training.log_prob_model(distribution, train.shape[1:])
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+    model.compile(optimizer=eager.adam_for(model.trainable_variables, learning_rate),
                   loss=training.negative_log_likelihood)
     stopper = tf.keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=budget.patience or budget.epochs,

@@ -43,7 +43,7 @@ def fit_by_likelihood(distribution, data, budget: budgets.Budget, learning_rate=
     model = log_prob_model(distribution, data.shape[1:])
     steps = budget.epochs * int(np.ceil(len(data) / budget.batch_size))
     learning_rate = eager.learning_rate_schedule(learning_rate, schedule, steps)
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+    model.compile(optimizer=eager.adam_for(model.trainable_variables, learning_rate),
                   loss=negative_log_likelihood)
     if validation_data is not None:
         validation_data = (np.asarray(validation_data, np.float32), np.zeros(len(validation_data)))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flowlab import eager
 from flowlab.tfenv import tf
 
 
@@ -50,7 +51,7 @@ def fit(loss, trainable, steps: int, learning_rate: float = 1e-3, report_every: 
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}.")
     rate = tf.keras.optimizers.schedules.CosineDecay(learning_rate, steps) if decay else learning_rate
-    optimizer = tf.keras.optimizers.Adam(rate)
+    optimizer = eager.adam_for(variables, rate)
 
     @tf.function
     def step():

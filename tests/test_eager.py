@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from flowlab import budgets, eager
+from flowlab import budgets, eager, training, variational
 from flowlab.tfenv import tf, tfb, tfd
 
 
@@ -107,3 +107,32 @@ def test_an_unknown_schedule_is_refused_and_no_epochs_draw_nothing():
 
     history = eager.fit(gaussian(), train, budgets.Budget("test", 0, batch_size=8), progress=False)
     assert history.loss == []
+
+
+class CountingGaussian:
+    """A unit Gaussian with a trainable mean whose ``log_prob`` counts its Python calls: inside a
+    ``tf.function`` Python runs only while tracing, so the count is the number of traces."""
+
+    def __init__(self):
+        self.loc = tf.Variable([0.0, 0.0])
+        self.trainable_variables = (self.loc,)
+        self.calls = 0
+
+    def log_prob(self, x):
+        self.calls += 1
+        return -0.5 * tf.reduce_sum((x - self.loc) ** 2, axis=-1)
+
+
+def test_every_training_loop_traces_its_step_once():
+    data = np.random.default_rng(4).normal(1.0, 1.0, size=(96, 2)).astype(np.float32)
+    counting = CountingGaussian()
+    eager.fit(counting, data, budgets.Budget("test", 3, batch_size=32), progress=False)
+    assert counting.calls == 1
+
+    counting = CountingGaussian()
+    variational.fit(lambda: -tf.reduce_mean(counting.log_prob(data)), [counting.loc], steps=5,
+                    progress=False)
+    assert counting.calls == 1
+
+    history = training.fit_by_likelihood(gaussian(), data, budgets.Budget("test", 3, batch_size=32))
+    assert history.model.train_function.experimental_get_tracing_count() == 1
