@@ -202,8 +202,12 @@ def hostile_batch(release: Path, folder: Path, secrets: list[Path], canary: Path
     put("stubborn", submission(release, extra=(
         "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")),
         "endless loop ignoring SIGINT")
-    put("bomb", submission(release, extra="hog = []\nwhile True:\n    hog.append(bytearray(50_000_000))"),
-        "memory bomb")
+    # The bomb lets go of its hoard once the cap stops it. A hoard kept past the MemoryError leaves
+    # the cells after it a few MiB, or none, below the cap, depending on where the 50 MB steps land:
+    # then the kernel may die in its next allocation (1 run in 6 here), a legitimate "crashed".
+    put("bomb", submission(release, extra=(
+        "hog = []\ntry:\n    while True:\n        hog.append(bytearray(50_000_000))\n"
+        "finally:\n    hog.clear()")), "memory bomb")
     put("shouty", submission(release, extra="print('x' * 50_000_000)"), "50 MB one-line output")
 
     nb = submission(release)
