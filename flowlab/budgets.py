@@ -87,9 +87,10 @@ _BUDGETS = {
     },
     # Lab 05's ungraded runs below are skipped under the grading budget (0 epochs): the graded
     # cells come first, and the lab must grade in under two minutes.
-    # Lab 05's residual flow on two moons: exact 2-D log-det, batch 256.
+    # Lab 05's residual flow on two moons: exact 2-D log-det, batch 256. Seed 0 held out 0.465 after
+    # 40 epochs and 0.383 after 80, still falling slowly.
     "lab05_residual_moons": {
-        "full": Budget("full", 25, batch_size=256),
+        "full": Budget("full", 80, batch_size=256),
         "grading": Budget("grading", 0, batch_size=256),
     },
     # Lab 05's FFJORD on two moons: "epochs" are gradient steps on random batches of 256, each an

@@ -131,20 +131,21 @@ def learning_rate_schedule(learning_rate: float, schedule: str, steps: int):
     return learning_rate
 
 
-def adam_for(variables, learning_rate) -> "tf.keras.optimizers.Adam":
+def adam_for(variables, learning_rate, clip_norm: float | None = None) -> "tf.keras.optimizers.Adam":
     """An Adam optimizer whose moment slots already exist for ``variables``.
 
     Slots created inside a training step's first call are new variables, and ``tf.function`` then
-    traces the whole step a second time; for a Glow that is half of the first epoch.
+    traces the whole step a second time; for a Glow that is half of the first epoch. With
+    ``clip_norm``, each step's gradients are scaled down to a global norm of at most ``clip_norm``.
     """
-    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    optimizer = tf.keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
     optimizer.build(list(variables))
     return optimizer
 
 
 def fit(distribution, train, budget: budgets.Budget, validation=None, learning_rate=1e-3,
         progress: bool = True, seed: int | None = None, variables=None,
-        schedule: str = "constant") -> History:
+        schedule: str = "constant", clip_norm: float | None = None) -> History:
     """Train ``distribution`` by maximum likelihood; return its :class:`History`.
 
     ``train`` is an array of examples, or a function ``train(epoch)`` returning one (for example a
@@ -157,7 +158,9 @@ def fit(distribution, train, budget: budgets.Budget, validation=None, learning_r
     ``variables`` are the ones to train, by default the distribution's own. TFP does not track a
     network that a ``bijector_fn`` closes over, so a flow built that way passes its networks'
     variables here. ``schedule="cosine"`` decays ``learning_rate`` to zero over the run's steps, as
-    :func:`flowlab.training.fit_by_likelihood` does.
+    :func:`flowlab.training.fit_by_likelihood` does. ``clip_norm`` caps the global norm of each
+    step's gradients: Adam's moments otherwise carry one huge gradient (a residual flow's Jacobian
+    close to singular gives them) into many steps that undo the training so far.
     """
     draw = train if callable(train) else (lambda epoch: train)
     variables = list(distribution.trainable_variables if variables is None else variables)
@@ -166,7 +169,8 @@ def fit(distribution, train, budget: budgets.Budget, validation=None, learning_r
                          "or pass the variables of the networks its bijectors call as variables=.")
     first = np.asarray(draw(0), dtype=np.float32) if budget.epochs > 0 else None
     steps = budget.epochs * _batches(len(first), budget) if first is not None else 0
-    optimizer = adam_for(variables, learning_rate_schedule(learning_rate, schedule, max(steps, 1)))
+    optimizer = adam_for(variables, learning_rate_schedule(learning_rate, schedule, max(steps, 1)),
+                         clip_norm)
     rng = np.random.default_rng(budgets.seed() if seed is None else seed)
 
     @tf.function

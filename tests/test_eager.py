@@ -97,6 +97,34 @@ def test_a_cosine_schedule_halves_the_second_of_two_steps(schedule, moved):
     np.testing.assert_allclose(distribution.loc.numpy(), [moved, moved], atol=0.005)
 
 
+def _adam_positions(gradients_at, steps, learning_rate, clip_norm=None):
+    # Adam (Kingma and Ba) step by step in NumPy, the reference for eager.fit's optimizer.
+    position, m, v = np.zeros(2), np.zeros(2), np.zeros(2)
+    for t in range(1, steps + 1):
+        g = gradients_at(t, position)
+        if clip_norm is not None:
+            g = g * min(1.0, clip_norm / np.linalg.norm(g))
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g ** 2
+        position = position - learning_rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-7)
+    return position
+
+
+def test_clip_norm_caps_a_huge_gradient_before_adam_remembers_it():
+    # The first epoch's points sit at 100 (a gradient of norm 141), the second's at 0.5. Adam is
+    # blind to one gradient's scale, so only the second step shows whether the first was clipped.
+    targets = {0: 100.0, 1: 0.5}
+    positions = {}
+    for clip_norm in (None, 1.0):
+        distribution = gaussian()
+        eager.fit(distribution, lambda epoch: np.full((8, 2), targets[epoch], np.float32),
+                  budgets.Budget("test", 2, batch_size=8), learning_rate=0.1, clip_norm=clip_norm,
+                  progress=False)
+        positions[clip_norm] = distribution.loc.numpy()
+        expected = _adam_positions(lambda t, position: position - targets[t - 1], 2, 0.1, clip_norm)
+        np.testing.assert_allclose(positions[clip_norm], expected, atol=1e-4)
+    assert abs(positions[None][0] - positions[1.0][0]) > 0.02
+
+
 def test_an_unknown_schedule_is_refused_and_no_epochs_draw_nothing():
     with pytest.raises(ValueError, match="'constant' or 'cosine'"):
         eager.fit(gaussian(), np.zeros((8, 2), np.float32), budgets.Budget("test", 1, batch_size=8),
