@@ -159,8 +159,8 @@ def fit(distribution, train, budget: budgets.Budget, validation=None, learning_r
     network that a ``bijector_fn`` closes over, so a flow built that way passes its networks'
     variables here. ``schedule="cosine"`` decays ``learning_rate`` to zero over the run's steps, as
     :func:`flowlab.training.fit_by_likelihood` does. ``clip_norm`` caps the global norm of each
-    step's gradients: Adam's moments otherwise carry one huge gradient (a residual flow's Jacobian
-    close to singular gives them) into many steps that undo the training so far.
+    step's gradients: Adam's moments otherwise carry one huge gradient into many steps that undo
+    the training so far (lab 05's residual flow, unclipped, jumped from 0.43 to 1.22 nats).
     """
     draw = train if callable(train) else (lambda epoch: train)
     variables = list(distribution.trainable_variables if variables is None else variables)
