@@ -2,12 +2,13 @@
 spline flow's held-out NLL over several seeds.
 
 Run: .venv/bin/python benchmarks/lab05_beyond_affine.py [--seed 0] [--spline-seeds 0 1 2 3 4]
+     [--residual-seeds 0 1 2 3 4]
 
 The models are the lab's own (the reference solutions notebook is the one source of their code), so
 the benchmark executes that notebook with the full budget (unless ``FLOWLAB_BUDGET`` says otherwise)
-and prints what its table cells print, and its wall time. ``--spline-seeds`` runs, for each seed,
-only the notebook's cells up to the spline flow's two-moons training and prints its held-out NLL and
-training time: the spline target is checked over seeds without retraining everything else.
+and prints what its table cells print, and its wall time. ``--spline-seeds`` and ``--residual-seeds``
+run, for each seed, only the cells that one flow's two-moons training needs and print its held-out
+NLL and training time: those targets are checked over seeds without retraining everything else.
 """
 
 import argparse
@@ -48,25 +49,41 @@ def full_run(seed: int) -> None:
             print(_printed(cell).rstrip(), flush=True)
 
 
-def spline_only(seeds: list[int]) -> None:
+# What one flow's figure needs: the set-up cell, then the cells from the first holding ``start``
+# (None: straight after the set-up) to the one holding ``end``, whose printout is the figure.
+SECTIONS = {
+    "spline coupling flow": (None, "spline_nll = "),
+    "residual flow": ("def spectral_normalize(", "residual_nll = "),
+}
+
+
+def section_only(name: str, seeds: list[int]) -> None:
+    """For each seed, run only the cells ``name``'s figure needs and print that figure."""
+    start_marker, end_marker = SECTIONS[name]
     source = nbformat.read(course.source_notebook(LAB), as_version=4)
-    last = next(i for i, c in enumerate(source.cells) if "spline_nll = " in c.source)
-    print(f"spline coupling flow on two moons, budget {os.environ.get('BENCH_BUDGET', 'full')}")
+    end = next(i for i, c in enumerate(source.cells) if end_marker in c.source)
+    setup = next(i for i, c in enumerate(source.cells) if c.cell_type == "code")
+    start = setup + 1 if start_marker is None else next(
+        i for i, c in enumerate(source.cells) if start_marker in c.source)
+    print(f"{name} on two moons, budget {os.environ.get('BENCH_BUDGET', 'full')}")
     for seed in seeds:
         notebook = nbformat.read(course.source_notebook(LAB), as_version=4)
-        notebook.cells = notebook.cells[:last + 1]
+        notebook.cells = [notebook.cells[setup]] + notebook.cells[start:end + 1]
         _execute(notebook, seed)
-        print(f"  seed {seed}: {_printed(notebook.cells[last]).strip()}", flush=True)
+        print(f"  seed {seed}: {_printed(notebook.cells[-1]).strip()}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--spline-seeds", type=int, nargs="*", default=None)
+    parser.add_argument("--residual-seeds", type=int, nargs="*", default=None)
     args = parser.parse_args()
     if args.spline_seeds:
-        spline_only(args.spline_seeds)
-    else:
+        section_only("spline coupling flow", args.spline_seeds)
+    if args.residual_seeds:
+        section_only("residual flow", args.residual_seeds)
+    if not (args.spline_seeds or args.residual_seeds):
         full_run(args.seed)
 
 

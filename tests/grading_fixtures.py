@@ -208,6 +208,15 @@ def hostile_batch(release: Path, folder: Path, secrets: list[Path], canary: Path
     put("bomb", submission(release, extra=(
         "hog = []\ntry:\n    while True:\n        hog.append(bytearray(50_000_000))\n"
         "finally:\n    hog.clear()")), "memory bomb")
+    # The hoarder keeps what it got: later cells run a few MiB below the cap, or none, and either
+    # fail with MemoryError or kill the kernel in an allocation that cannot raise it.
+    put("hoarder", submission(release, extra=(
+        "hoard = []\ntry:\n    while True:\n        hoard.append(bytearray(50_000_000))\n"
+        "except MemoryError:\n    pass")), "memory bomb that keeps its hoard")
+    # What a kernel does when an allocation fails in C code, which cannot raise MemoryError.
+    put("aborter", submission(release, extra=(
+        "import os\nhoard = []\ntry:\n    while True:\n        hoard.append(bytearray(50_000_000))\n"
+        "except MemoryError:\n    os.abort()")), "out of memory in C code")
     put("shouty", submission(release, extra="print('x' * 50_000_000)"), "50 MB one-line output")
 
     nb = submission(release)

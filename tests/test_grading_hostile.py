@@ -109,6 +109,27 @@ def test_memory_bomb_hits_the_cap(graded):
     assert "1024 MiB memory cap" in r["reason"]
 
 
+def test_a_kept_hoard_is_named_as_the_likely_cause_of_later_failures(graded):
+    # Its later cells fail with whatever an allocation at the cap gives (an ImportError, here).
+    r = row(graded, "hoarder")
+    assert r["status"] in ("graded", "crashed"), r["reason"]
+    assert "of the 1024 MiB memory cap" in r["reason"]
+    assert r["total"] in ("0", "")
+
+
+def test_a_kernel_that_dies_at_the_cap_is_said_to_have_run_out_of_memory(graded):
+    r = row(graded, "aborter")
+    assert r["status"] == "crashed" and "on signal SIGABRT after its memory reached" in r["reason"]
+    assert "running out of memory is the likely cause" in r["reason"]
+
+
+@pytest.mark.parametrize("student, ending", [
+    ("exiter", "the kernel ended with code 3"), ("segv", "the kernel ended on signal SIGSEGV")])
+def test_a_dead_kernel_says_how_it_ended(graded, student, ending):
+    r = row(graded, student)
+    assert ending in r["reason"] and "memory cap" not in r["reason"]
+
+
 def test_huge_output_is_capped(graded):
     r = row(graded, "shouty")
     assert (r["status"], r["total"]) == ("graded", "5")

@@ -1,6 +1,7 @@
 """Fast checks of the grading pieces that need no kernel: intake, tamper scan, feedback
 filtering, output cap, shards, the zygote's preloading."""
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -216,3 +217,40 @@ def test_the_zygote_loads_tensorflow_once_for_verifiers_that_use_it(lab, wants_t
                                "yes" if wants_tensorflow else "no"],
                               capture_output=True, text=True, timeout=180)
     assert finished.returncode == 0, finished.stdout + finished.stderr[-2000:]
+
+
+WATCHED = """
+import json, os, sys
+from flowlab.course.grading import launcher
+os.environ[launcher.REPORT_VARIABLE] = sys.argv[1]
+child = launcher._start([sys.executable, "-c", sys.argv[2]], dict(os.environ))
+print(launcher.watch(child, int(sys.argv[3]) << 20, None))
+"""
+
+
+@pytest.mark.parametrize("code, cap_mb, died", [
+    # Holds about 300 MiB for a while, then dies as a kernel does when an allocation fails in C.
+    ("import os, time\nhoard = bytearray(300 << 20)\ntime.sleep(1.0)\nos.abort()", 512, True),
+    ("import os\nos._exit(3)", 4096, True),
+    ("pass", 4096, False)])
+def test_the_launcher_reports_how_a_kernel_died_and_how_much_it_held(tmp_path, code, cap_mb, died):
+    report = tmp_path / "events.jsonl"
+    run = subprocess.run([sys.executable, "-c", WATCHED, str(report), code, str(cap_mb)],
+                         capture_output=True, text=True, timeout=60, check=True)
+    exit_code = int(run.stdout.split()[-1])
+    if not died:
+        assert exit_code == 0 and not report.exists()
+        return
+    event = json.loads(report.read_text().splitlines()[-1])
+    assert event["event"] == "died" and event["code"] == exit_code != 0
+    assert event["cap_mb"] == cap_mb
+    if cap_mb == 512:
+        assert 300 <= event["address_space_mb"] < 512
+
+
+def test_a_dead_kernel_is_explained_in_words():
+    near = {"event": "died", "code": 134, "address_space_mb": 1000, "cap_mb": 1024}
+    assert worker.died_note(near).startswith(
+        "the kernel ended on signal SIGABRT after its memory reached 1000 MiB of the 1024 MiB memory cap")
+    assert worker.died_note(dict(near, address_space_mb=300)) == "the kernel ended on signal SIGABRT"
+    assert worker.died_note({"event": "died", "code": 3, "cap_mb": 1024}) == "the kernel ended with code 3"

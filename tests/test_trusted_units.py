@@ -101,6 +101,8 @@ def test_a_passing_verdict_scores_full_marks_whatever_the_cell_raised(tmp_path):
                            lambda p: {"sums": p["a"] + p["b"]})
     assert determine_grade(cell) == (2, 2)
     assert verdict["passed"] and verdict["notebook_failed"]
+    # The cell's own error is gone from its outputs; its name stays for the grader's notes.
+    assert verdict["raised"] == ["AssertionError"]
     assert batch.disagreements({"verdicts": {"test_add": verdict}}) == [
         "visible checks of test_add failed in the notebook, the trusted check passed"]
 

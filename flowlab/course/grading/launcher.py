@@ -41,6 +41,8 @@ RUNTIME_MAX_BYTES = 1 << 20
 # Processes a kernel may have at once (threads do not count): room for a process pool, not a fork bomb.
 MAX_PROCESSES = 64
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# A process holding this share of the address-space cap is about to have its allocations fail.
+NEAR_CAP = 0.9
 
 
 def set_limits(spec: dict) -> None:
@@ -159,11 +161,20 @@ def descendants(root: int, children: dict[int, list[int]]) -> list[int]:
     return tree
 
 
+def _statm(pid: int, field: int) -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/statm", "rb") as handle:
+        return int(handle.read().split()[field]) * PAGE
+    return 0
+
+
 def resident_of(pid: int) -> int:
     """Bytes of RAM ``pid`` has resident (pages shared with other processes included)."""
-    with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/statm", "rb") as handle:
-        return int(handle.read().split()[1]) * PAGE
-    return 0
+    return _statm(pid, 1)
+
+
+def address_space_of(pid: int) -> int:
+    """Bytes of address space ``pid`` has reserved: what RLIMIT_AS caps, per process."""
+    return _statm(pid, 0)
 
 
 def proportional_of(pid: int) -> int:
@@ -244,13 +255,32 @@ def _exit_code(status: int) -> int:
 
 def watch(child: int, memory_cap: int, runtime: str | None) -> int:
     """Wait for ``child``, keeping its whole process tree under ``memory_cap`` bytes and
-    ``MAX_PROCESSES`` processes and the runtime folder small; the child's exit code."""
+    ``MAX_PROCESSES`` processes and the runtime folder small; the child's exit code.
+
+    RLIMIT_AS makes allocations fail at the cap, in forms the notes cannot all recognise (a
+    MemoryError, an ImportError when a library cannot be mapped, an abort in C code), so the first
+    time a process of the tree holds ``NEAR_CAP`` of the cap it is reported; a child that ends
+    with an error is reported with the largest address space any of its processes ever held."""
     last_runtime_check = 0.0
+    largest_space = 0
+    near_cap_reported = False
+    # SIGCHLD stays pending while blocked, so the wait below ends as soon as the child does and
+    # the report is written before jupyter_client notices the dead kernel and stops this launcher.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
     while True:
         done, status = os.waitpid(child, os.WNOHANG)
         if done:
-            return _exit_code(status)
+            code = _exit_code(status)
+            if code != 0:
+                report({"event": "died", "code": code, "address_space_mb": largest_space >> 20,
+                        "cap_mb": memory_cap >> 20})
+            return code
         tree, children = tree_of(child)
+        largest_space = max([largest_space, *(address_space_of(pid) for pid in tree)])
+        if largest_space >= NEAR_CAP * memory_cap and not near_cap_reported:
+            report({"event": "near_cap", "address_space_mb": largest_space >> 20,
+                    "cap_mb": memory_cap >> 20})
+            near_cap_reported = True
         used = memory_of(tree, memory_cap)
         if used > memory_cap or len(tree) > MAX_PROCESSES:
             kernel = next((pid for pid in tree if _is_kernel(pid)), None)
@@ -268,7 +298,7 @@ def watch(child: int, memory_cap: int, runtime: str | None) -> int:
             if entries > RUNTIME_MAX_ENTRIES or size > RUNTIME_MAX_BYTES:
                 report({"event": "runtime", "entries": entries, "bytes": size})
                 _kill(tree)
-        time.sleep(0.1 if used > memory_cap // 2 else 0.25)
+        signal.sigtimedwait({signal.SIGCHLD}, 0.1 if used > memory_cap // 2 else 0.25)
 
 
 def main(argv: list[str]) -> None:

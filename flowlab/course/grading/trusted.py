@@ -98,19 +98,23 @@ class ExecuteWithEvidence(Execute):
         return cell, resources
 
 
-def _student_outputs(outputs: list) -> tuple[list, bool]:
-    """What student code showed in a test cell, minus anything nbgrader would score; and whether
-    the notebook's own (visible) checks failed there."""
-    kept, failed = [], False
+def _student_outputs(outputs: list) -> tuple[list, bool, list[str]]:
+    """What student code showed in a test cell, minus anything nbgrader would score; whether the
+    notebook's own (visible) checks failed there; and the names of the errors raised there (the
+    grader's notes need them: a MemoryError or cell time-out here is the limits' doing)."""
+    kept, failed, raised = [], False, []
     for output in outputs:
-        if output.output_type == "error" or (output.output_type == "stream" and output.name == "stderr"):
+        if output.output_type == "error":
+            failed = True
+            raised.append(output.get("ename", ""))
+        elif output.output_type == "stream" and output.name == "stderr":
             failed = True
         elif output.output_type == "execute_result":
             # nbgrader reads a number shown as a cell's result as partial credit.
             kept.append(NotebookNode(output_type="display_data", data=output.data, metadata={}))
         else:
             kept.append(output)
-    return kept, failed
+    return kept, failed, raised
 
 
 class ApplyVerdicts(NbGraderPreprocessor):
@@ -134,7 +138,7 @@ class ApplyVerdicts(NbGraderPreprocessor):
                 values = {key: values["*"] for key in state["verifier"].tasks[test].collect}
             notes: list[str] = []
             passed, message = state["verifier"].judge(test, values, state["probes"], notes)
-            kept, notebook_failed = _student_outputs(cell.outputs)
+            kept, notebook_failed, raised = _student_outputs(cell.outputs)
             verdict_lines = "".join(f"{line}\n" for line in notes)
             if passed:
                 kept.append(nbformat.v4.new_output("stream", name="stdout", text=verdict_lines + PASSED_NOTE))
@@ -145,7 +149,7 @@ class ApplyVerdicts(NbGraderPreprocessor):
                                                    traceback=[f"{FAILED}: {message}"]))
             cell.outputs = kept
             verdicts[test] = {"passed": passed, "message": message, "notes": notes,
-                              "notebook_failed": notebook_failed}
+                              "notebook_failed": notebook_failed, "raised": raised}
         if self.report:
             Path(self.report).write_text(json.dumps({"seed": state["seed"], "verdicts": verdicts}))
         return nb, resources

@@ -24,7 +24,7 @@ import nbformat
 
 from flowlab import course
 from flowlab.course.grading import gradebook
-from flowlab.course.grading.launcher import REPORT_VARIABLE
+from flowlab.course.grading.launcher import NEAR_CAP, REPORT_VARIABLE
 from flowlab.course.grading.limits import Limits
 
 
@@ -266,9 +266,10 @@ def sandbox_report(job: Job) -> Path:
     return job.scratch / "sandbox-events.jsonl"
 
 
-def sandbox_notes(job: Job) -> list[str]:
+def sandbox_notes(job: Job, crashed: bool = False) -> list[str]:
     """What the launcher's watchdog stopped, in words: one note per kind of event, for its worst
-    occurrence."""
+    occurrence; with ``crashed``, also how the kernel ended (a kernel stopped at the end of a
+    finished grading can end on a signal too, which says nothing)."""
     path = sandbox_report(job)
     if not path.is_file() or path.is_symlink():
         return []
@@ -280,6 +281,8 @@ def sandbox_notes(job: Job) -> list[str]:
         except json.JSONDecodeError:
             continue
         kind = event.get("event")
+        if kind == "died" and not crashed:
+            continue
         times[kind] = times.get(kind, 0) + 1
         key = "used_mb" if kind == "memory" else "processes"
         if kind not in worst or event.get(key, 0) > worst[kind].get(key, 0):
@@ -298,7 +301,30 @@ def sandbox_notes(job: Job) -> list[str]:
                          f"process cap; {killed}{again}")
         elif kind == "runtime":
             notes.append("the kernel filled its runtime (socket) folder; the sandbox was stopped")
+        elif kind == "died":
+            notes.append(died_note(event))
+        elif kind == "near_cap" and "died" not in worst:  # the died note says it then
+            notes.append(f"the kernel's memory reached {event.get('address_space_mb')} MiB of the "
+                         f"{event.get('cap_mb')} MiB memory cap, where allocations fail: later "
+                         "errors (MemoryError, ImportError) may come from that")
     return notes
+
+
+def died_note(event: dict) -> str:
+    """A kernel that ended with an error, in words: one that came near its address-space cap most
+    likely ran out of memory (allocations fail there, and C code that cannot raise MemoryError
+    aborts)."""
+    code = event.get("code")
+    how = f"with code {code}"
+    if isinstance(code, int) and code > 128:
+        with contextlib.suppress(ValueError):
+            how = f"on signal {signal.Signals(code - 128).name}"
+    space, cap = event.get("address_space_mb", 0), event.get("cap_mb", 0)
+    if cap and space >= NEAR_CAP * cap:
+        return (f"the kernel ended {how} after its memory reached {space} MiB of the {cap} MiB "
+                "memory cap, so running out of memory is the likely cause: free what the notebook "
+                "no longer needs (del) or work in smaller pieces")
+    return f"the kernel ended {how}"
 
 
 def run_job(job_file: Path, env: dict, log: Path, timeout: float, running: Running | None) -> bool:
@@ -323,18 +349,22 @@ def run_job(job_file: Path, env: dict, log: Path, timeout: float, running: Runni
                 running.remove(proc.pid)
 
 
-def cell_notes(notebook: Path, limits: Limits) -> list[str]:
-    """Cells the limits stopped: cell time limit, memory cap."""
+def cell_notes(notebook: Path, limits: Limits, verdicts: dict | None = None) -> list[str]:
+    """Cells the limits stopped: cell time limit, memory cap. A test cell's own errors are replaced
+    by its verdict in the autograded notebook; ``verdicts`` (see :mod:`.trusted`) keep their names."""
     notes = []
     if not notebook.is_file():
         return notes
     nb = nbformat.read(notebook, as_version=4)
+    raised_in_tests = {test: set(verdict.get("raised", []))
+                       for test, verdict in (verdicts or {}).get("verdicts", {}).items()}
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         meta = cell.metadata.get("nbgrader", {})
         name = meta.get("grade_id") or f"#{index + 1}"
         enames = {o.get("ename") for o in cell.get("outputs", []) if o.output_type == "error"}
+        enames |= raised_in_tests.get(name, set())
         if "CellTimeoutError" in enames:
             notes.append(f"cell {name} hit the {limits.cell_timeout} s cell time limit")
         if "MemoryError" in enames:
@@ -356,7 +386,7 @@ def classify(result: dict | None, finished: bool, job: Job, root: Path) -> tuple
         text = autograde.get("log", "") + autograde.get("error", "")
         if "Kernel died" in text or "DeadKernelError" in text:
             notes = cell_notes(root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb",
-                               job.limits) + sandbox_notes(job)
+                               job.limits) + sandbox_notes(job, crashed=True)
             return "crashed", ("the kernel died while running the notebook (os._exit, a segfault, "
                                "or memory exhausted)" + (f"; {'; '.join(notes)}" if notes else ""))
         if "CellTimeoutError" in text:
@@ -396,11 +426,12 @@ def grade_one(job: Job, running: Running | None = None, zygotes: ZygotePool | No
     outcome = Outcome(job.student, status, reason, course_root=root)
     if status == "graded":
         autograded = root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
-        outcome.reason = "; ".join(cell_notes(autograded, job.limits) + sandbox_notes(job))
-        outcome.scores = gradebook.scores(root, job.lab, job.student)
         verdicts_file = job.scratch / "verdicts.json"
         if verdicts_file.is_file():
             outcome.verdicts = json.loads(verdicts_file.read_text())
+        outcome.reason = "; ".join(cell_notes(autograded, job.limits, outcome.verdicts)
+                                   + sandbox_notes(job))
+        outcome.scores = gradebook.scores(root, job.lab, job.student)
         if not result.get("feedback", {}).get("success"):
             outcome.reason = "; ".join(filter(None, [outcome.reason, "feedback could not be generated"]))
     outcome.seconds = time.monotonic() - start
