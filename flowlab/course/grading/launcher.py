@@ -161,20 +161,13 @@ def descendants(root: int, children: dict[int, list[int]]) -> list[int]:
     return tree
 
 
-def _statm(pid: int, field: int) -> int:
+def sizes_of(pid: int) -> tuple[int, int]:
+    """Bytes of address space ``pid`` has reserved (what RLIMIT_AS caps, per process) and bytes of
+    RAM it has resident (pages shared with other processes included), from one read of statm."""
     with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/statm", "rb") as handle:
-        return int(handle.read().split()[field]) * PAGE
-    return 0
-
-
-def resident_of(pid: int) -> int:
-    """Bytes of RAM ``pid`` has resident (pages shared with other processes included)."""
-    return _statm(pid, 1)
-
-
-def address_space_of(pid: int) -> int:
-    """Bytes of address space ``pid`` has reserved: what RLIMIT_AS caps, per process."""
-    return _statm(pid, 0)
+        fields = handle.read().split()
+        return int(fields[0]) * PAGE, int(fields[1]) * PAGE
+    return 0, 0
 
 
 def proportional_of(pid: int) -> int:
@@ -184,14 +177,15 @@ def proportional_of(pid: int) -> int:
         for line in handle:
             if line.startswith(b"Pss:"):
                 return int(line.split()[1]) << 10
-    return resident_of(pid)
+    return sizes_of(pid)[1]
 
 
-def memory_of(tree: list[int], cap: int) -> int:
-    """RAM used by the processes of ``tree``: the cheap resident sum while it is under ``cap`` (it
-    is never below the proportional sum), the proportional sum once it is not."""
-    resident = sum(resident_of(pid) for pid in tree)
-    return resident if resident <= cap else sum(proportional_of(pid) for pid in tree)
+def memory_of(sizes: dict[int, tuple[int, int]], cap: int) -> int:
+    """RAM used by the processes of ``sizes`` (pid -> :func:`sizes_of`): the cheap resident sum
+    while it is under ``cap`` (it is never below the proportional sum), the proportional sum once
+    it is not."""
+    resident = sum(resident for _, resident in sizes.values())
+    return resident if resident <= cap else sum(proportional_of(pid) for pid in sizes)
 
 
 def _is_kernel(pid: int) -> bool:
@@ -276,12 +270,13 @@ def watch(child: int, memory_cap: int, runtime: str | None) -> int:
                         "cap_mb": memory_cap >> 20})
             return code
         tree, children = tree_of(child)
-        largest_space = max([largest_space, *(address_space_of(pid) for pid in tree)])
+        sizes = {pid: sizes_of(pid) for pid in tree}
+        largest_space = max([largest_space, *(space for space, _ in sizes.values())])
         if largest_space >= NEAR_CAP * memory_cap and not near_cap_reported:
             report({"event": "near_cap", "address_space_mb": largest_space >> 20,
                     "cap_mb": memory_cap >> 20})
             near_cap_reported = True
-        used = memory_of(tree, memory_cap)
+        used = memory_of(sizes, memory_cap)
         if used > memory_cap or len(tree) > MAX_PROCESSES:
             kernel = next((pid for pid in tree if _is_kernel(pid)), None)
             extra = descendants(kernel, children)[1:] if kernel is not None else []
