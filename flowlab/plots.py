@@ -36,14 +36,23 @@ def density_grid(limits=MOONS_LIMITS, resolution: int = 200):
     return xs, ys, grid
 
 
-def density(log_prob, title: str = "", ax=None, limits=MOONS_LIMITS, resolution: int = 200):
-    """Heat map of a 2-D density; ``log_prob`` is a distribution or a function of points."""
+def density(log_prob, title: str = "", ax=None, limits=MOONS_LIMITS, resolution: int = 200,
+            log_floor: float | None = None):
+    """Heat map of a 2-D density; ``log_prob`` is a distribution or a function of points.
+
+    With ``log_floor`` the map shows the log-density, cut off below ``log_floor``: on a linear
+    scale a density a thousand times below its peak looks like none at all.
+    """
     fn = getattr(log_prob, "log_prob", log_prob)
     xs, ys, grid = density_grid(limits, resolution)
-    values = np.exp(np.asarray(fn(grid))).reshape(len(ys), len(xs))
+    values = np.asarray(fn(grid)).reshape(len(ys), len(xs))
+    if log_floor is None:
+        values, label = np.exp(values), "density"
+    else:
+        values, label = np.maximum(values, log_floor), "log density"
     ax = _axes(ax)
     mesh = ax.pcolormesh(xs, ys, values, shading="auto", cmap="viridis")
-    ax.figure.colorbar(mesh, ax=ax, label="density")
+    ax.figure.colorbar(mesh, ax=ax, label=label)
     ax.set_title(title)
     ax.set_aspect("equal")
     return ax
